@@ -1,0 +1,20 @@
+//! l2pay: state-channel payments for web storefronts.
+//!
+//! The crate is a **sans-IO core**: nothing in it opens a socket, touches storage, reads a clock
+//! or spawns a task. Drivers (the browser SDK, the merchant hub) own all I/O and feed the core
+//! with inputs that carry `now`; the core answers with outputs to persist, messages to send,
+//! events and its next deadline. See `ARCHITECTURE.md`.
+
+pub mod eip712;
+pub mod error;
+pub mod serde_util;
+pub mod signer;
+pub mod state;
+
+pub use alloy_primitives::{Address, B256};
+pub use error::Error;
+pub use signer::{LocalSigner, Signature, Signer};
+pub use state::{ChannelParams, ChannelState, Htlc, Side};
+
+/// Money in the chain's smallest unit (wei, or an ERC-20's base unit). Never a float.
+pub type Amount = u128;
