@@ -5,14 +5,23 @@
 //! with inputs that carry `now`; the core answers with outputs to persist, messages to send,
 //! events and its next deadline. See `ARCHITECTURE.md`.
 
+pub mod channel;
 pub mod eip712;
 pub mod error;
+pub mod plan;
+pub mod ledger;
+pub mod op;
 pub mod serde_util;
 pub mod signer;
 pub mod state;
+pub mod wire;
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
 
 pub use alloy_primitives::{Address, B256};
+pub use channel::{Channel, ChannelSnapshot, Event, Output};
 pub use error::Error;
+pub use op::{Op, Policy};
 pub use signer::{LocalSigner, Signature, Signer};
 pub use state::{ChannelParams, ChannelState, Htlc, Side};
 
