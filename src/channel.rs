@@ -239,7 +239,11 @@ impl Channel {
     /// The driver wrote everything up to `seq`: release what waited for it.
     pub fn handle_persisted(&mut self, seq: u64) {
         self.durable_seq = self.durable_seq.max(seq);
-        while self.held.front().is_some_and(|(s, _)| *s <= self.durable_seq) {
+        while self
+            .held
+            .front()
+            .is_some_and(|(s, _)| *s <= self.durable_seq)
+        {
             let (_, d) = self.held.pop_front().expect("front exists");
             self.release(d);
         }
@@ -411,7 +415,9 @@ impl Channel {
         let peer = self.snap.params.address(self.snap.me.other());
         if p.nonce == latest.nonce
             && Some(p.sig) == self.snap.latest_peer_sig
-            && p.sig.verify(&latest.digest(&self.snap.params), peer).is_ok()
+            && p.sig
+                .verify(&latest.digest(&self.snap.params), peer)
+                .is_ok()
         {
             self.hold(Deferred::Accept(p.nonce));
             return Ok(());
@@ -424,7 +430,12 @@ impl Channel {
 
     /// The peer has agreed our pending proposal at `nonce` (shown by its signature on it).
     fn catch_up(&mut self, nonce: u64, sig: Option<Signature>) -> Result<(), Error> {
-        let Some(pending) = self.snap.pending.as_ref().filter(|p| p.state.nonce == nonce) else {
+        let Some(pending) = self
+            .snap
+            .pending
+            .as_ref()
+            .filter(|p| p.state.nonce == nonce)
+        else {
             return Err(Error::BaseMismatch {
                 got: nonce,
                 agreed: self.snap.latest.nonce,
@@ -460,7 +471,12 @@ impl Channel {
     }
 
     fn on_reject(&mut self, r: Reject, now: u64) -> Result<(), Error> {
-        let Some(pending) = self.snap.pending.as_ref().filter(|p| p.state.nonce == r.nonce) else {
+        let Some(pending) = self
+            .snap
+            .pending
+            .as_ref()
+            .filter(|p| p.state.nonce == r.nonce)
+        else {
             return Ok(());
         };
         match r.reason {
@@ -634,12 +650,13 @@ impl Channel {
             .collect();
         let peer = self.snap.me.other();
         let late = self.snap.latest.htlcs.iter().find(|h| {
-            h.from == peer
-                && ids.contains(&h.id)
-                && now >= h.expiry.saturating_sub(margin) * 1_000
+            h.from == peer && ids.contains(&h.id) && now >= h.expiry.saturating_sub(margin) * 1_000
         });
         if let Some(h) = late {
-            let reason = format!("HTLC {} expires at {} and the peer has not settled", h.id, h.expiry);
+            let reason = format!(
+                "HTLC {} expires at {} and the peer has not settled",
+                h.id, h.expiry
+            );
             self.go_to_chain_sent = true;
             self.event(Event::GoToChain { reason });
         }
@@ -719,7 +736,12 @@ impl Channel {
     fn release(&mut self, d: Deferred) {
         let msg = match d {
             Deferred::Propose(nonce) => {
-                let Some(p) = self.snap.pending.as_ref().filter(|p| p.state.nonce == nonce) else {
+                let Some(p) = self
+                    .snap
+                    .pending
+                    .as_ref()
+                    .filter(|p| p.state.nonce == nonce)
+                else {
                     return;
                 };
                 let (op, digest) = (p.op.clone(), p.state.digest(&self.snap.params));
