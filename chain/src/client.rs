@@ -1,0 +1,300 @@
+//! A typed client of one deployed adjudicator, speaking the core's types.
+
+use alloy::contract::{CallBuilder, CallDecoder};
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::DynProvider;
+use alloy::rpc::types::TransactionReceipt;
+use l2pay::{eip712, Amount, ChannelParams, ChannelState, Signature};
+
+use crate::bindings::Adjudicator::{self, AdjudicatorInstance, ChannelView, StoredLock};
+use crate::bindings::IERC20;
+use crate::convert::{amount, locks_of, sig_bytes, sol_lock, sol_state, state_of};
+use crate::error::ChainError;
+
+/// Sends a contract call and waits for its receipt. A call the node can tell will revert fails
+/// before sending, with the adjudicator's decoded error ([`ChainError::Revert`]).
+pub async fn send<D: CallDecoder>(
+    call: CallBuilder<&DynProvider, D>,
+) -> Result<TransactionReceipt, ChainError> {
+    let pending = call.send().await?;
+    let receipt = pending.get_receipt().await?;
+    if !receipt.status() {
+        return Err(ChainError::Reverted(receipt.transaction_hash));
+    }
+    Ok(receipt)
+}
+
+/// What a channel looks like on chain.
+pub type ChannelInfo = ChannelView;
+
+/// Status of a channel on chain (`ChannelView::status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    None,
+    Open,
+    Closing,
+    Closed,
+}
+
+impl Status {
+    pub fn of(info: &ChannelInfo) -> Status {
+        match info.status {
+            1 => Status::Open,
+            2 => Status::Closing,
+            3 => Status::Closed,
+            _ => Status::None,
+        }
+    }
+}
+
+/// One adjudicator, with transactions sent from the provider's wallet.
+#[derive(Clone)]
+pub struct AdjudicatorClient {
+    contract: AdjudicatorInstance<DynProvider>,
+}
+
+impl AdjudicatorClient {
+    /// `provider` signs the transactions (see [`crate::Devnet::wallet`]).
+    pub fn new(address: Address, provider: DynProvider) -> Self {
+        AdjudicatorClient {
+            contract: Adjudicator::new(address, provider),
+        }
+    }
+
+    pub fn address(&self) -> Address {
+        *self.contract.address()
+    }
+
+    /// The raw generated binding, for calls this client does not wrap.
+    pub fn contract(&self) -> &AdjudicatorInstance<DynProvider> {
+        &self.contract
+    }
+
+    pub fn provider(&self) -> &DynProvider {
+        self.contract.provider()
+    }
+
+    /// The same contract, with transactions sent from another wallet.
+    pub fn with_provider(&self, provider: DynProvider) -> Self {
+        AdjudicatorClient::new(self.address(), provider)
+    }
+
+    // ----- funding -----
+
+    /// Approves the adjudicator to pull `amount` of `token` from the wallet.
+    pub async fn approve(
+        &self,
+        token: Address,
+        amount: Amount,
+    ) -> Result<TransactionReceipt, ChainError> {
+        let erc20 = IERC20::new(token, self.provider().clone());
+        send(erc20.approve(self.address(), U256::from(amount))).await
+    }
+
+    /// Opens the channel `params` describes; the wallet must be participant A. Native coin is
+    /// sent as value; an ERC-20 must be approved first ([`Self::approve`]).
+    pub async fn open(
+        &self,
+        params: &ChannelParams,
+        deposit: Amount,
+    ) -> Result<TransactionReceipt, ChainError> {
+        let call = self
+            .contract
+            .open(
+                params.participants[1],
+                params.token,
+                amount(deposit),
+                params.challenge_period,
+                params.salt,
+            )
+            .value(native_value(params.token, deposit));
+        send(call).await
+    }
+
+    /// Adds `deposit` to the wallet's side.
+    pub async fn deposit(
+        &self,
+        params: &ChannelParams,
+        deposit: Amount,
+    ) -> Result<TransactionReceipt, ChainError> {
+        let call = self
+            .contract
+            .deposit(params.channel_id(), amount(deposit))
+            .value(native_value(params.token, deposit));
+        send(call).await
+    }
+
+    // ----- signed states -----
+
+    /// Executes the withdrawals `state` authorises. `sigs` are `[A, B]`.
+    pub async fn withdraw(
+        &self,
+        params: &ChannelParams,
+        state: &ChannelState,
+        sigs: &[Signature; 2],
+    ) -> Result<TransactionReceipt, ChainError> {
+        self.withdraw_raw(&state.to_sol(params.channel_id()), sigs)
+            .await
+    }
+
+    pub async fn close_cooperative(
+        &self,
+        params: &ChannelParams,
+        state: &ChannelState,
+        sigs: &[Signature; 2],
+    ) -> Result<TransactionReceipt, ChainError> {
+        self.close_cooperative_raw(&state.to_sol(params.channel_id()), sigs)
+            .await
+    }
+
+    pub async fn close_unilateral(
+        &self,
+        params: &ChannelParams,
+        state: &ChannelState,
+        sigs: &[Signature; 2],
+    ) -> Result<TransactionReceipt, ChainError> {
+        self.close_unilateral_raw(&state.to_sol(params.channel_id()), sigs)
+            .await
+    }
+
+    pub async fn challenge(
+        &self,
+        params: &ChannelParams,
+        state: &ChannelState,
+        sigs: &[Signature; 2],
+    ) -> Result<TransactionReceipt, ChainError> {
+        self.challenge_raw(&state.to_sol(params.channel_id()), sigs)
+            .await
+    }
+
+    // The `_raw` variants take the EIP-712 struct as signed, for states the core would not
+    // build (attack tests, foreign domains).
+
+    pub async fn withdraw_raw(
+        &self,
+        s: &eip712::State,
+        sigs: &[Signature; 2],
+    ) -> Result<TransactionReceipt, ChainError> {
+        let [a, b] = sigs.map(|s| sig_bytes(&s));
+        send(self.contract.withdraw(sol_state(s), a, b)).await
+    }
+
+    pub async fn close_cooperative_raw(
+        &self,
+        s: &eip712::State,
+        sigs: &[Signature; 2],
+    ) -> Result<TransactionReceipt, ChainError> {
+        let [a, b] = sigs.map(|s| sig_bytes(&s));
+        send(self.contract.closeCooperative(sol_state(s), a, b)).await
+    }
+
+    pub async fn close_unilateral_raw(
+        &self,
+        s: &eip712::State,
+        sigs: &[Signature; 2],
+    ) -> Result<TransactionReceipt, ChainError> {
+        let [a, b] = sigs.map(|s| sig_bytes(&s));
+        send(self.contract.closeUnilateral(sol_state(s), a, b)).await
+    }
+
+    pub async fn challenge_raw(
+        &self,
+        s: &eip712::State,
+        sigs: &[Signature; 2],
+    ) -> Result<TransactionReceipt, ChainError> {
+        let [a, b] = sigs.map(|s| sig_bytes(&s));
+        send(self.contract.challenge(sol_state(s), a, b)).await
+    }
+
+    /// Starts a unilateral close on the implicit nonce-0 state (all deposits go back).
+    pub async fn close_without_state(
+        &self,
+        channel_id: B256,
+    ) -> Result<TransactionReceipt, ChainError> {
+        send(self.contract.closeWithoutState(channel_id)).await
+    }
+
+    /// Settles the registered `state` after the challenge period, giving its HTLCs as locks.
+    pub async fn settle(
+        &self,
+        params: &ChannelParams,
+        state: &ChannelState,
+    ) -> Result<TransactionReceipt, ChainError> {
+        send(self.contract.settle(params.channel_id(), locks_of(state))).await
+    }
+
+    pub async fn settle_raw(
+        &self,
+        channel_id: B256,
+        locks: &[eip712::Lock],
+    ) -> Result<TransactionReceipt, ChainError> {
+        let locks = locks.iter().map(sol_lock).collect();
+        send(self.contract.settle(channel_id, locks)).await
+    }
+
+    // ----- HTLCs -----
+
+    pub async fn reveal_preimage(&self, preimage: B256) -> Result<TransactionReceipt, ChainError> {
+        send(self.contract.revealPreimage(preimage)).await
+    }
+
+    /// Pays lock `index` of a settled channel, revealing `preimage` first if given.
+    pub async fn claim_htlc(
+        &self,
+        channel_id: B256,
+        index: u64,
+        preimage: Option<B256>,
+    ) -> Result<TransactionReceipt, ChainError> {
+        let call = self.contract.claimHtlc(
+            channel_id,
+            U256::from(index),
+            preimage.unwrap_or(B256::ZERO),
+        );
+        send(call).await
+    }
+
+    // ----- views -----
+
+    pub async fn channel(&self, channel_id: B256) -> Result<ChannelInfo, ChainError> {
+        Ok(self.contract.getChannel(channel_id).call().await?)
+    }
+
+    pub async fn lock(&self, channel_id: B256, index: u64) -> Result<StoredLock, ChainError> {
+        Ok(self
+            .contract
+            .getLock(channel_id, U256::from(index))
+            .call()
+            .await?)
+    }
+
+    /// When `sha256(preimage) == payment_hash` was first revealed (0: never).
+    pub async fn revealed_at(&self, payment_hash: B256) -> Result<u64, ChainError> {
+        let t: U256 = self.contract.revealedAt(payment_hash).call().await?;
+        Ok(t.saturating_to())
+    }
+
+    /// The digest the contract expects signed for `state` (equals `state.digest(params)`).
+    pub async fn state_digest(
+        &self,
+        params: &ChannelParams,
+        state: &ChannelState,
+    ) -> Result<B256, ChainError> {
+        Ok(self
+            .contract
+            .stateDigest(state_of(params, state))
+            .call()
+            .await?)
+    }
+
+    pub async fn domain_separator(&self) -> Result<B256, ChainError> {
+        Ok(self.contract.domainSeparator().call().await?)
+    }
+}
+
+fn native_value(token: Address, deposit: Amount) -> U256 {
+    if token == Address::ZERO {
+        U256::from(deposit)
+    } else {
+        U256::ZERO
+    }
+}
