@@ -50,6 +50,19 @@ fn check_steps(steps: u32) -> Result<u32, PlanError> {
     Ok(steps)
 }
 
+/// `588000000` → `588,000,000` for titles.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn dollars(x: f64) -> String {
     if x == 0.0 {
         "no".to_string()
@@ -235,7 +248,8 @@ pub fn single_platform_fees(input: &SinglePlatformSweepInput) -> Result<Figure, 
     Ok(Figure {
         title: format!(
             "Single platform, {} customers and {} merchants",
-            input.base.customers, input.base.merchants
+            grouped(input.base.customers),
+            grouped(input.base.merchants)
         ),
         x_label: "Number of transactions".into(),
         y_label: "Total fee ($)".into(),
@@ -269,7 +283,7 @@ pub fn fees_by_links(input: &SinglePlatformSweepInput) -> Result<Figure, PlanErr
     Ok(Figure {
         title: format!(
             "State channels with {} platform nodes, by links per node",
-            input.base.platform_nodes
+            grouped(input.base.platform_nodes)
         ),
         x_label: "Number of transactions".into(),
         y_label: "Total fee ($)".into(),
@@ -421,5 +435,19 @@ pub fn scenarios() -> Scenarios {
             onchain_tx: paper::BUILD_ONCHAIN_TX,
             tps: paper::ETHEREUM_TPS,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grouped;
+
+    #[test]
+    fn grouped_thousands() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1_000), "1,000");
+        assert_eq!(grouped(588_000_000), "588,000,000");
+        assert_eq!(grouped(19_923), "19,923");
     }
 }
