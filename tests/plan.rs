@@ -4,10 +4,8 @@
 //! Where the paper's own numbers disagree with each other or with its formulas, the comment says
 //! so and the test checks what the issue's formula gives.
 
-use l2pay::plan::figures::{
-    self, FundsSweepInput, MethodSweepInput, SingleMerchantSweepInput, SinglePlatformSweepInput,
-};
-use l2pay::plan::{self, paper, *};
+use l2pay::plan::figures;
+use l2pay::plan::{paper, *};
 use proptest::prelude::*;
 
 /// `a` equals `b` to 1e-9 relative (or 1e-9 absolute near zero).
@@ -668,99 +666,6 @@ fn results_serialise_as_the_issue_specifies() {
     )
     .unwrap();
     assert_eq!(input.sidechain_fee, 0.0);
-}
-
-// ---------------------------------------------------------------- figure sweeps
-
-fn sweep(values: Vec<f64>) -> SinglePlatformSweepInput {
-    SinglePlatformSweepInput {
-        base: taobao(),
-        max_transactions: 2_000_000_000,
-        steps: 4,
-        values,
-    }
-}
-
-#[test]
-fn figure_sweeps_match_the_models() {
-    let f = figures::fees_by_hops(&sweep(vec![1.0, 5.0, 10.0])).unwrap();
-    assert_eq!(f.series.len(), 3);
-    assert_eq!(f.series[2].label, "10 intermediaries");
-    let last = |s: &figures::Series| s.points.last().copied().unwrap();
-    assert_eq!(last(&f.series[0])[0], 2e9);
-    close(last(&f.series[2])[1] - last(&f.series[1])[1], 800_000.0);
-    assert!(f.series.iter().all(|s| s.points.len() == 5));
-
-    let f = figures::fees_by_links(&sweep(vec![1.0, 2.0, 10.0, 100.0])).unwrap();
-    let ends: Vec<f64> = f.series.iter().map(|s| last(s)[1]).collect();
-    assert!(ends.windows(2).all(|w| w[0] < w[1]));
-    assert!(figures::fees_by_links(&sweep(vec![1.5])).is_err());
-    assert!(figures::fees_by_hops(&sweep(vec![-1.0])).is_err());
-
-    let f = figures::single_platform_fees(&sweep(vec![0.0, 0.01, 0.05])).unwrap();
-    assert_eq!(f.series.len(), 5);
-    assert_eq!(f.series[2].label, "Sidechain, no sidechain fee");
-
-    let f = figures::single_merchant_fees(&SingleMerchantSweepInput {
-        base: figures::scenarios().apple,
-        max_transactions: 3_000_000_000,
-        steps: 3,
-        sidechain_fees: vec![0.0, 0.01, 0.05],
-    })
-    .unwrap();
-    assert_eq!(f.series.len(), 5);
-    assert_eq!(
-        f.series[0].points,
-        [[0.0, 0.0], [1e9, 2.1e8], [2e9, 4.2e8], [3e9, 6.3e8]]
-    );
-
-    let f = figures::fee_by_method(&MethodSweepInput {
-        max_transactions: 1_350_000_000,
-        value_per_tx: 38.4e9 / 1.35e9,
-        steps: 10,
-    })
-    .unwrap();
-    // Credit card and Ethereum get a low and a high line.
-    assert_eq!(f.series.len(), 7);
-    close(last(&f.series[1])[1], 1_113_600_000.0);
-
-    let f = figures::funds_by_hop_time(&FundsSweepInput {
-        volume: 38.4e9,
-        period_s: 86_400.0,
-        max_hop_time_s: 1_500.0,
-        steps: 1_500,
-        intermediaries: vec![1, 5],
-    })
-    .unwrap();
-    close(f.series[0].points[0][1], 888_888.888_888_889);
-    close(last(&f.series[0])[1], 4e9 / 3.0);
-    close(f.series[1].points[0][1], 4e7 / 3.0);
-
-    let bad_steps = SinglePlatformSweepInput {
-        steps: 0,
-        ..sweep(vec![1.0])
-    };
-    assert_eq!(
-        figures::fees_by_hops(&bad_steps).unwrap_err().code(),
-        "NOT_POSITIVE"
-    );
-    let too_many = SinglePlatformSweepInput {
-        steps: figures::MAX_STEPS + 1,
-        ..sweep(vec![1.0])
-    };
-    assert!(figures::fees_by_hops(&too_many).is_err());
-}
-
-#[test]
-fn scenarios_are_the_papers() {
-    let s = figures::scenarios();
-    assert_eq!(plan::nodes(&s.apple_nodes).unwrap().nodes, 16_735);
-    assert_eq!(plan::nodes(&s.taobao_nodes).unwrap().nodes, 19_923);
-    assert_eq!(s.taobao.platform_nodes, 19_923);
-    assert_eq!((s.taobao.links_per_node, s.taobao.hops), (2, 1));
-    close(s.taobao.hop_fee, 0.000_08);
-    close(s.singles_day_funds.volume, 38.4e9);
-    assert_eq!(s.build.onchain_tx, 700_000_000);
 }
 
 // ---------------------------------------------------------------- properties

@@ -177,7 +177,10 @@ pub fn single_merchant_fees(input: &SingleMerchantSweepInput) -> Result<Figure, 
         });
     }
     Ok(Figure {
-        title: format!("Single merchant, {} customers", input.base.customers),
+        title: format!(
+            "Single merchant, {} customers",
+            grouped(input.base.customers)
+        ),
         x_label: "Number of transactions".into(),
         y_label: "Total fee ($)".into(),
         series,
@@ -440,7 +443,101 @@ pub fn scenarios() -> Scenarios {
 
 #[cfg(test)]
 mod tests {
-    use super::grouped;
+    use super::*;
+    use crate::plan;
+
+    #[track_caller]
+    fn close(a: f64, b: f64) {
+        assert!((a - b).abs() <= 1e-9 * b.abs().max(1.0), "{a} != {b}");
+    }
+
+    fn sweep(values: Vec<f64>) -> SinglePlatformSweepInput {
+        SinglePlatformSweepInput {
+            base: scenarios().taobao,
+            max_transactions: 2_000_000_000,
+            steps: 4,
+            values,
+        }
+    }
+
+    #[test]
+    fn figure_sweeps_match_the_models() {
+        let f = fees_by_hops(&sweep(vec![1.0, 5.0, 10.0])).unwrap();
+        assert_eq!(f.series.len(), 3);
+        assert_eq!(f.series[2].label, "10 intermediaries");
+        let last = |s: &Series| s.points.last().copied().unwrap();
+        assert_eq!(last(&f.series[0])[0], 2e9);
+        close(last(&f.series[2])[1] - last(&f.series[1])[1], 800_000.0);
+        assert!(f.series.iter().all(|s| s.points.len() == 5));
+
+        let f = fees_by_links(&sweep(vec![1.0, 2.0, 10.0, 100.0])).unwrap();
+        let ends: Vec<f64> = f.series.iter().map(|s| last(s)[1]).collect();
+        assert!(ends.windows(2).all(|w| w[0] < w[1]));
+        assert!(fees_by_links(&sweep(vec![1.5])).is_err());
+        assert!(fees_by_hops(&sweep(vec![-1.0])).is_err());
+
+        let f = single_platform_fees(&sweep(vec![0.0, 0.01, 0.05])).unwrap();
+        assert_eq!(f.series.len(), 5);
+        assert_eq!(f.series[2].label, "Sidechain, no sidechain fee");
+
+        let f = single_merchant_fees(&SingleMerchantSweepInput {
+            base: scenarios().apple,
+            max_transactions: 3_000_000_000,
+            steps: 3,
+            sidechain_fees: vec![0.0, 0.01, 0.05],
+        })
+        .unwrap();
+        assert_eq!(f.series.len(), 5);
+        assert_eq!(
+            f.series[0].points,
+            [[0.0, 0.0], [1e9, 2.1e8], [2e9, 4.2e8], [3e9, 6.3e8]]
+        );
+
+        let f = fee_by_method(&MethodSweepInput {
+            max_transactions: 1_350_000_000,
+            value_per_tx: 38.4e9 / 1.35e9,
+            steps: 10,
+        })
+        .unwrap();
+        // Credit card and Ethereum get a low and a high line.
+        assert_eq!(f.series.len(), 7);
+        close(last(&f.series[1])[1], 1_113_600_000.0);
+
+        let f = funds_by_hop_time(&FundsSweepInput {
+            volume: 38.4e9,
+            period_s: 86_400.0,
+            max_hop_time_s: 1_500.0,
+            steps: 1_500,
+            intermediaries: vec![1, 5],
+        })
+        .unwrap();
+        close(f.series[0].points[0][1], 888_888.888_888_889);
+        close(last(&f.series[0])[1], 4e9 / 3.0);
+        close(f.series[1].points[0][1], 4e7 / 3.0);
+
+        let bad_steps = SinglePlatformSweepInput {
+            steps: 0,
+            ..sweep(vec![1.0])
+        };
+        assert_eq!(fees_by_hops(&bad_steps).unwrap_err().code(), "NOT_POSITIVE");
+        let too_many = SinglePlatformSweepInput {
+            steps: MAX_STEPS + 1,
+            ..sweep(vec![1.0])
+        };
+        assert!(fees_by_hops(&too_many).is_err());
+    }
+
+    #[test]
+    fn scenarios_are_the_papers() {
+        let s = scenarios();
+        assert_eq!(plan::nodes(&s.apple_nodes).unwrap().nodes, 16_735);
+        assert_eq!(plan::nodes(&s.taobao_nodes).unwrap().nodes, 19_923);
+        assert_eq!(s.taobao.platform_nodes, 19_923);
+        assert_eq!((s.taobao.links_per_node, s.taobao.hops), (2, 1));
+        close(s.taobao.hop_fee, 0.000_08);
+        close(s.singles_day_funds.volume, 38.4e9);
+        assert_eq!(s.build.onchain_tx, 700_000_000);
+    }
 
     #[test]
     fn grouped_thousands() {
