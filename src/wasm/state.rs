@@ -47,12 +47,12 @@ export interface ChannelState {
 }
 "#;
 
-fn decode_params(params: JsValue) -> Result<ChannelParams, WasmError> {
-    serde_wasm_bindgen::from_value(params).map_err(|e| WasmError::malformed("params", e))
-}
-
-fn decode_state(state: JsValue) -> Result<ChannelState, WasmError> {
-    serde_wasm_bindgen::from_value(state).map_err(|e| WasmError::malformed("state", e))
+fn decode<T: serde::de::DeserializeOwned>(what: &str, value: JsValue) -> Result<T, WasmError> {
+    serde_wasm_bindgen::from_value(value).map_err(|e| {
+        // The error wraps a JS Error whose text starts with its class name.
+        let detail = e.to_string();
+        WasmError::malformed(what, detail.trim_start_matches("Error: "))
+    })
 }
 
 /// Signs the EIP-712 digest of `state` in the channel `params` with `key`. Returns the
@@ -64,8 +64,8 @@ pub fn sign_state(
     #[wasm_bindgen(unchecked_param_type = "ChannelParams")] params: JsValue,
     #[wasm_bindgen(unchecked_param_type = "ChannelState")] state: JsValue,
 ) -> Result<String, WasmError> {
-    let params = decode_params(params)?;
-    let state = decode_state(state)?;
+    let params: ChannelParams = decode("params", params)?;
+    let state: ChannelState = decode("state", state)?;
     state.check_invariant()?;
     let signature = key.signer().sign_digest(&state.digest(&params));
     Ok(format!("{signature:?}"))
@@ -81,8 +81,8 @@ pub fn verify_state(
     #[wasm_bindgen(unchecked_param_type = "ChannelState")] state: JsValue,
     #[wasm_bindgen(unchecked_param_type = "Hex")] signature: &str,
 ) -> Result<String, WasmError> {
-    let params = decode_params(params)?;
-    let state = decode_state(state)?;
+    let params: ChannelParams = decode("params", params)?;
+    let state: ChannelState = decode("state", state)?;
     let bytes = alloy_primitives::hex::decode(signature)
         .map_err(|_| crate::error::SignatureError::Malformed)?;
     let signature = Signature::from_slice(&bytes)?;
