@@ -5,8 +5,8 @@
 //
 //   node --test tests/e2e/planner.spec.mjs
 //
-// Needs www/pkg/ (scripts/build-wasm.sh; run here automatically when it is missing) and
-// Chromium at /usr/bin/chromium (override with CHROMIUM=/path).
+// Runs scripts/build-wasm.sh first so www/pkg/ matches the Rust code (set L2PAY_SKIP_BUILD=1 to
+// use www/pkg/ as it is). Needs Chromium at /usr/bin/chromium (override with CHROMIUM=/path).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -86,7 +86,9 @@ let base;
 const problems = [];
 
 before(async () => {
-  if (!existsSync(join(WWW, 'pkg', 'l2pay.js'))) {
+  // Bring www/pkg/ up to date with the Rust code (a no-op when nothing changed), unless told
+  // to test the package as it is.
+  if (!process.env.L2PAY_SKIP_BUILD || !existsSync(join(WWW, 'pkg', 'l2pay.js'))) {
     const r = spawnSync('bash', [join(ROOT, 'scripts', 'build-wasm.sh')], { cwd: ROOT, stdio: 'inherit' });
     assert.equal(r.status, 0, 'scripts/build-wasm.sh failed: www/pkg/ is needed');
   }
@@ -213,4 +215,53 @@ test('figures are drawn from the wasm sweeps', async () => {
   mkdirSync(RESULTS, { recursive: true });
   await page.screenshot({ path: join(RESULTS, 'planner.png'), fullPage: true });
   assert.deepEqual(problems, []);
+});
+
+test('wasm exports match the CLI and throw coded errors (Node)', async () => {
+  const wasm = await import(join(WWW, 'pkg', 'l2pay.js'));
+  wasm.initSync({ module: await readFile(join(WWW, 'pkg', 'l2pay_bg.wasm')) });
+  const s = wasm.planScenarios();
+  // The same JSON keys `l2pay plan` prints.
+  assert.deepEqual(wasm.planNodes(s.appleNodes), { nodes: 16735 });
+  assert.deepEqual(wasm.planFundsCapacity({ volume: 38.4e9, periodS: 86400, hopTimeS: 1, intermediaries: 5 }), {
+    process_time_s: 6,
+    funds_capacity: 38.4e9 * 6 / 86400 * 5,
+    reuse_windows: 14400,
+  });
+  const r = wasm.planSinglePlatform(s.taobao);
+  assert.deepEqual(Object.keys(r), ['channels', 'platform_channels', 'onchain_tx', 'offchain_tx', 'fees']);
+  assert.deepEqual(Object.keys(r.fees), ['onchain_direct', 'state_channel', 'sidechain']);
+  assert.deepEqual(wasm.planPaymentMethods(s.singlesDayMethods).methods.map((m) => m.name),
+    ['credit_card', 'bitcoin', 'ethereum', 'lightning', 'plasma']);
+  // sidechainFee is optional, as --sidechain-fee is.
+  const m = wasm.planSingleMerchant({ customers: 3, merchantNodes: 1, offchainTx: 10, onchainFee: 0.5 });
+  assert.equal(m.fees.sidechain, 4);
+
+  const code = (f) => {
+    try {
+      f();
+    } catch (e) {
+      assert.ok(e instanceof Error, 'throws an Error');
+      return e.code;
+    }
+    assert.fail('did not throw');
+  };
+  assert.equal(code(() => wasm.planNodes({ users: 5, channelsPerNode: 0 })), 'NOT_POSITIVE');
+  assert.equal(code(() => wasm.planBuildTime({ onchainTx: 1, tps: 0 })), 'NOT_POSITIVE');
+  assert.equal(code(() => wasm.planBuildTime({ onchainTx: 1, tps: -3 })), 'INVALID_NUMBER');
+  assert.equal(code(() => wasm.planNodes({ users: 1.5, channelsPerNode: 2 })), 'MALFORMED');
+  assert.equal(code(() => wasm.planNodes({ users: -1, channelsPerNode: 2 })), 'MALFORMED');
+  assert.equal(code(() => wasm.planNodes({ users: 1 })), 'MALFORMED');
+  assert.equal(code(() => wasm.planNodes(null)), 'MALFORMED');
+  // Counts beyond 2^53 - 1 are not exact JS numbers: serde-wasm-bindgen refuses them as u64.
+  assert.equal(code(() => wasm.planNodes({ users: 2 ** 53, channelsPerNode: 1 })), 'MALFORMED');
+  // An exact count whose result would not be: 2C > 2^53 - 1.
+  assert.equal(
+    code(() => wasm.planSingleMerchant({ customers: 2 ** 52, merchantNodes: 1, offchainTx: 0, onchainFee: 1 })),
+    'TOO_LARGE',
+  );
+  assert.equal(
+    code(() => wasm.planSinglePlatform({ ...s.taobao, platformNodes: 3, linksPerNode: 3 })),
+    'INCONSISTENT_INPUT',
+  );
 });
