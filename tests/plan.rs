@@ -5,7 +5,7 @@
 //! so and the test checks what the issue's formula gives.
 
 use l2pay::plan::figures;
-use l2pay::plan::{paper, *};
+use l2pay::plan::{self, paper, *};
 use proptest::prelude::*;
 
 /// `a` equals `b` to 1e-9 relative (or 1e-9 absolute near zero).
@@ -666,6 +666,40 @@ fn results_serialise_as_the_issue_specifies() {
     )
     .unwrap();
     assert_eq!(input.sidechain_fee, 0.0);
+}
+
+// ---------------------------------------------------------------- the paper's table
+
+#[test]
+fn paper_checks_table() {
+    let checks = plan::checks::paper_checks().unwrap();
+    assert_eq!(checks.len(), 10);
+    // Everything the paper states agrees to its stated precision except Figure 16's
+    // "$700,000" (the formula gives $640,000).
+    let disagree: Vec<&str> = checks
+        .iter()
+        .filter(|c| !c.agrees)
+        .map(|c| c.claim.as_str())
+        .collect();
+    assert_eq!(
+        disagree,
+        ["2 billion payments: 5 intermediaries cost more than 1 by"]
+    );
+    let model = |claim: &str| {
+        checks
+            .iter()
+            .find(|c| c.claim.starts_with(claim))
+            .unwrap()
+            .model
+    };
+    assert_eq!(model("Apple: nodes"), 16_735.0);
+    assert_eq!(model("Taobao: nodes"), 19_923.0);
+    close(
+        model("Funds capacity, $38.4 billion"),
+        38.4e9 * 2.0 / 86_400.0,
+    );
+    close(model("2 billion payments: 5"), 640_000.0);
+    close(model("2 billion payments: 10"), 800_000.0);
 }
 
 // ---------------------------------------------------------------- properties

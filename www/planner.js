@@ -293,6 +293,28 @@ function applyPreset(all, name) {
   for (const b of $$('[data-preset]')) b.setAttribute('aria-pressed', String(b.dataset.preset === name));
 }
 
+// ---------------------------------------------------------------- the paper's numbers
+
+function showPaperChecks() {
+  const fmt = {
+    count: (v) => intFmt.format(v),
+    usd,
+    days: (v) => v.toLocaleString('en-US', { maximumFractionDigits: 2 }) + ' days',
+  };
+  const rows = wasm.planPaperChecks().map((c) => {
+    const tr = document.createElement('tr');
+    tr.className = c.agrees ? 'agrees' : 'disagrees';
+    const f = fmt[c.unit] ?? String;
+    for (const text of [c.source, c.claim, f(c.paper), f(c.model), c.agrees ? '✓' : '≠', c.note]) {
+      const td = document.createElement('td');
+      td.textContent = text;
+      tr.append(td);
+    }
+    return tr;
+  });
+  $('#paper-checks tbody').replaceChildren(...rows);
+}
+
 // ---------------------------------------------------------------- start
 
 async function loadChart() {
@@ -332,6 +354,7 @@ async function main() {
     compute(id);
   }
   for (const b of $$('[data-preset]')) b.addEventListener('click', () => applyPreset(all, b.dataset.preset));
+  showPaperChecks();
   status.textContent = Chart
     ? 'Computed live by the l2pay WebAssembly planner.'
     : 'Computed live by the l2pay WebAssembly planner (chart.js not found: figures are off).';

@@ -21,11 +21,13 @@
 //! | [`payment_methods`] | [`methods`] | Table 3, Figure 12 |
 //!
 //! [`figures`] sweeps these models to produce the data behind the paper's Figures 12–16 (and a
-//! funds-capacity plot the paper only gives as text).
+//! funds-capacity plot the paper only gives as text); [`checks`] sets every figure section 4
+//! states next to the models' value for the same inputs.
 
 use thiserror::Error;
 
 pub mod build;
+pub mod checks;
 pub mod figures;
 pub mod funds;
 pub mod methods;

@@ -11,8 +11,8 @@ pub use error::{WasmError, INVALID_KEY};
 pub use keys::Key;
 pub use plan::{
     plan_build_time, plan_fee_by_method, plan_fees_by_hops, plan_fees_by_links,
-    plan_funds_by_hop_time, plan_funds_capacity, plan_nodes, plan_payment_methods, plan_scenarios,
-    plan_single_merchant, plan_single_merchant_fees, plan_single_platform,
-    plan_single_platform_fees,
+    plan_funds_by_hop_time, plan_funds_capacity, plan_nodes, plan_paper_checks,
+    plan_payment_methods, plan_scenarios, plan_single_merchant, plan_single_merchant_fees,
+    plan_single_platform, plan_single_platform_fees,
 };
 pub use state::{sign_state, verify_state};

@@ -9,7 +9,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::error::WasmError;
-use crate::plan::{self, figures, PlanError};
+use crate::plan::{self, checks, figures, PlanError};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
@@ -147,4 +147,12 @@ pub fn plan_funds_by_hop_time(input: JsValue) -> Result<JsValue, JsValue> {
 #[wasm_bindgen(js_name = planScenarios)]
 pub fn plan_scenarios() -> Result<JsValue, JsValue> {
     Ok(encode(&figures::scenarios())?)
+}
+
+/// Every figure section 4 states, next to the models' value: `[{source, claim, paper, model,
+/// unit, agrees, note}]`.
+#[wasm_bindgen(js_name = planPaperChecks)]
+pub fn plan_paper_checks() -> Result<JsValue, JsValue> {
+    let checks = checks::paper_checks().map_err(model_error)?;
+    Ok(encode(&checks)?)
 }

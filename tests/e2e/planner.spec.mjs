@@ -146,6 +146,16 @@ test('loads with the paper scenarios computed by the wasm build', async () => {
   assert.equal(await out('single-merchant', 'fees.state_channel').textContent(), '$246,960,000');
 });
 
+test("the paper's stated numbers are set against the models", async () => {
+  const rows = page.locator('#paper-checks tbody tr');
+  assert.equal(await rows.count(), 10);
+  const bad = page.locator('#paper-checks tbody tr.disagrees');
+  assert.equal(await bad.count(), 1);
+  // Figure 16: the paper's $700,000 against the formula's $640,000.
+  assert.equal(await bad.locator('td').nth(2).textContent(), '$700,000');
+  assert.equal(await bad.locator('td').nth(3).textContent(), '$640,000');
+});
+
 test('results follow the inputs', async () => {
   await set('nodes', 'users', '588e6');
   assert.equal(await out('nodes', 'nodes').textContent(), '16,735');
