@@ -27,7 +27,7 @@ use crate::ledger::{Ledger, LedgerChange, Payment};
 use crate::op::{apply, Context, Op, Policy};
 use crate::serde_util::amount_pair;
 use crate::signer::{Signature, Signer};
-use crate::state::{ChannelParams, ChannelState, Side};
+use crate::state::{ChannelParams, ChannelState, Htlc, Side};
 use crate::wire::{Accept, Message, Propose, Reestablish, Reject, RejectReason};
 use crate::Amount;
 
@@ -73,8 +73,14 @@ pub struct Persist {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
-    /// An update was agreed (both signatures held).
-    Updated { nonce: u64, op: Op, by: Side },
+    /// An update was agreed (both signatures held). `resolved` is the HTLC a settle, fail
+    /// or expiry removed.
+    Updated {
+        nonce: u64,
+        op: Op,
+        by: Side,
+        resolved: Option<Htlc>,
+    },
     /// Our proposal was refused by the peer or became invalid before it could be proposed.
     ProposalRejected { op: Op, reason: RejectReason },
     /// The off-chain protocol can no longer protect our funds: close on chain now.
@@ -95,6 +101,8 @@ enum Deferred {
     Propose(u64),
     /// Countersign the latest state at this nonce and send the acceptance.
     Accept(u64),
+    /// Tell the peer where we stand (built from the durable state at release).
+    Reestablish,
     Send(Message),
 }
 
@@ -203,6 +211,35 @@ impl Channel {
         self.snap.pending.is_none() && self.queue.is_empty() && self.held.is_empty()
     }
 
+    /// The highest HTLC id among our queued (not yet proposed) ops.
+    pub fn queued_htlc_id(&self) -> u64 {
+        self.queue
+            .iter()
+            .filter_map(|op| match op {
+                Op::AddHtlc { id, .. } => Some(*id),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// How much of `payment_id` our queued or pending ops are about to refund.
+    pub fn queued_refund(&self, payment_id: &B256) -> Amount {
+        self.snap
+            .pending
+            .iter()
+            .map(|p| &p.op)
+            .chain(self.queue.iter())
+            .map(|op| match op {
+                Op::Refund {
+                    payment_id: id,
+                    amount,
+                } if id == payment_id => *amount,
+                _ => 0,
+            })
+            .sum()
+    }
+
     pub fn failure(&self) -> Option<&Error> {
         self.failed.as_ref()
     }
@@ -251,13 +288,7 @@ impl Channel {
 
     pub fn handle_connected(&mut self, now: u64) {
         self.connected = true;
-        let latest_sig = (self.snap.latest.nonce > 0).then(|| self.my_sig_on_latest());
-        self.send(Message::Reestablish(Reestablish {
-            channel_id: self.channel_id,
-            latest_nonce: self.snap.latest.nonce,
-            latest_sig,
-            highest_signed: self.snap.highest_signed,
-        }));
+        self.hold(Deferred::Reestablish);
         self.sent_at = self.snap.pending.as_ref().map(|_| now);
     }
 
@@ -543,12 +574,25 @@ impl Channel {
             "balances + locked HTLCs must equal deposits - withdrawals"
         );
         let nonce = state.nonce;
+        let resolved = match op {
+            Op::SettleHtlc { id, .. } | Op::FailHtlc { id } => {
+                self.snap.latest.htlc(by.other(), id)
+            }
+            Op::ExpireHtlc { id } => self.snap.latest.htlc(by, id),
+            _ => None,
+        }
+        .cloned();
         self.ledger.apply(&change);
         self.snap.last_htlc_id = self.ledger.last_htlc_id;
         self.snap.latest = state;
         self.snap.latest_peer_sig = Some(peer_sig);
         self.my_latest_sig = None;
-        self.event(Event::Updated { nonce, op, by });
+        self.event(Event::Updated {
+            nonce,
+            op,
+            by,
+            resolved,
+        });
         match change {
             LedgerChange::Payment(id, p) => Some((id, p)),
             _ => None,
@@ -765,6 +809,12 @@ impl Channel {
                     sig: self.my_sig_on_latest(),
                 })
             }
+            Deferred::Reestablish => Message::Reestablish(Reestablish {
+                channel_id: self.channel_id,
+                latest_nonce: self.snap.latest.nonce,
+                latest_sig: (self.snap.latest.nonce > 0).then(|| self.my_sig_on_latest()),
+                highest_signed: self.snap.highest_signed,
+            }),
             Deferred::Send(m) => m,
         };
         self.out.push_back(Output::Send(msg));
@@ -784,6 +834,7 @@ fn ledger_change(op: &Op, by: Side, base: &ChannelState, ledger: &Ledger) -> Led
                 payer: by,
                 amount,
                 refunded: 0,
+                preimage: None,
             },
         ),
         Op::Refund { payment_id, amount } => match ledger.payment(&payment_id) {
@@ -795,13 +846,14 @@ fn ledger_change(op: &Op, by: Side, base: &ChannelState, ledger: &Ledger) -> Led
             None => LedgerChange::None,
         },
         Op::AddHtlc { id, .. } => LedgerChange::HtlcId(by, id),
-        Op::SettleHtlc { id, .. } => match base.htlc(by.other(), id) {
+        Op::SettleHtlc { id, preimage } => match base.htlc(by.other(), id) {
             Some(h) => LedgerChange::Payment(
                 h.payment_hash,
                 Payment {
                     payer: h.from,
                     amount: h.amount,
                     refunded: 0,
+                    preimage: Some(preimage),
                 },
             ),
             None => LedgerChange::None,

@@ -19,6 +19,9 @@ pub struct Payment {
     pub amount: Amount,
     #[serde(with = "amount")]
     pub refunded: Amount,
+    /// For a settled HTLC: the preimage that settled it (a hub needs it to settle upstream,
+    /// even after a restart).
+    pub preimage: Option<B256>,
 }
 
 impl Payment {
@@ -44,7 +47,10 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    pub fn new(last_htlc_id: [u64; 2], payments: impl IntoIterator<Item = (B256, Payment)>) -> Self {
+    pub fn new(
+        last_htlc_id: [u64; 2],
+        payments: impl IntoIterator<Item = (B256, Payment)>,
+    ) -> Self {
         Ledger {
             payments: payments.into_iter().collect(),
             last_htlc_id,

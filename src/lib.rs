@@ -8,15 +8,16 @@
 pub mod channel;
 pub mod eip712;
 pub mod error;
-pub mod plan;
 pub mod ledger;
 pub mod op;
+pub mod plan;
+pub mod router;
 pub mod serde_util;
 pub mod signer;
 pub mod state;
-pub mod wire;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
+pub mod wire;
 
 pub use alloy_primitives::{Address, B256};
 pub use channel::{Channel, ChannelSnapshot, Event, Output};

@@ -151,6 +151,7 @@ pub fn apply(
                     payer: by,
                     amount,
                     refunded: 0,
+                    preimage: None,
                 },
             )
         }
@@ -231,6 +232,7 @@ pub fn apply(
                     payer: htlc.from,
                     amount: htlc.amount,
                     refunded: 0,
+                    preimage: Some(preimage),
                 },
             )
         }
