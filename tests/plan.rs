@@ -364,14 +364,23 @@ fn single_platform_edges() {
     })
     .unwrap_err();
     assert_eq!(err.code(), "INCONSISTENT_INPUT");
-    // A node cannot link to more distinct nodes than there are others.
+    // A lone platform node has nobody to link to.
     let err = single_platform(&SinglePlatformInput {
-        platform_nodes: 3,
-        links_per_node: 3,
+        platform_nodes: 1,
+        links_per_node: 1,
         ..t
     })
     .unwrap_err();
-    assert!(err.to_string().contains("at most 2"), "{err}");
+    assert!(err.to_string().contains("at least 2 nodes"), "{err}");
+    // More links than other nodes means parallel channels, which Lightning allows:
+    // 2 nodes × 3 links = 6 link ends = 3 channels.
+    let r = single_platform(&SinglePlatformInput {
+        platform_nodes: 2,
+        links_per_node: 3,
+        ..t
+    })
+    .unwrap();
+    assert_eq!(r.platform_channels, 3);
     // An empty platform with no users is fine and free.
     let r = single_platform(&SinglePlatformInput {
         customers: 0,

@@ -300,9 +300,9 @@ fn inconsistent_inputs_are_rejected_by_the_model() {
         "--merchants",
         "1",
         "--platform-nodes",
-        "3",
+        "1",
         "--links-per-node",
-        "5",
+        "2",
         "--offchain-tx",
         "1",
         "--hops",
@@ -312,7 +312,19 @@ fn inconsistent_inputs_are_rejected_by_the_model() {
         "--hop-fee",
         "0",
     ]);
-    assert!(e.contains("at most 2 other nodes"), "{e}");
+    assert!(e.contains("need at least 2 nodes"), "{e}");
+    let e = rejected(&[
+        "single-merchant",
+        "--customers",
+        "5",
+        "--merchant-nodes",
+        "0",
+        "--offchain-tx",
+        "1",
+        "--onchain-fee",
+        "1",
+    ]);
+    assert!(e.contains("at least one merchant node"), "{e}");
 }
 
 #[test]

@@ -173,7 +173,7 @@ const FIGURES = {
   },
   fig15() {
     const base = readInputs(document.getElementById('single-platform'));
-    const links = [1, 2, 10, 100].filter((k) => k <= base.platformNodes - 1);
+    const links = base.platformNodes >= 2 ? [1, 2, 10, 100] : [];
     // "Payments just pass through one intermediary in Figure 15."
     return wasm.planFeesByLinks({
       base: { ...base, hops: 1 },

@@ -110,7 +110,8 @@ pub struct SinglePlatformInput {
     pub merchants: u64,
     /// `|EPlatform|`: the platform's hub nodes.
     pub platform_nodes: u64,
-    /// Channels each platform node opens to other platform nodes (Figure 15's 1, 2, 10, 100).
+    /// Channels each platform node opens to other platform nodes (Figure 15's 1, 2, 10, 100;
+    /// may exceed `platform_nodes - 1`, as two nodes may share several channels).
     pub links_per_node: u64,
     /// `NOCT`: payments the customers make in total.
     pub offchain_tx: u64,
@@ -170,10 +171,11 @@ pub fn single_platform(input: &SinglePlatformInput) -> Result<SinglePlatform, Pl
             "customers and merchants need at least one platform node to open channels with".into(),
         ));
     }
-    if p > 0 && k > p - 1 {
+    // Two nodes may hold several channels between them (Lightning allows it), so `k` may
+    // exceed `P - 1`; but a lone node has nobody to link to.
+    if p < 2 && k > 0 {
         return Err(PlanError::Inconsistent(format!(
-            "each of {p} platform nodes can link to at most {} other nodes, not {k}",
-            p - 1
+            "links between platform nodes need at least 2 nodes, not {p}"
         )));
     }
     let ppc = checked("platform_channels", p.checked_mul(k))?.div_ceil(2);

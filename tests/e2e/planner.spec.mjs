@@ -271,7 +271,7 @@ test('wasm exports match the CLI and throw coded errors (Node)', async () => {
     'TOO_LARGE',
   );
   assert.equal(
-    code(() => wasm.planSinglePlatform({ ...s.taobao, platformNodes: 3, linksPerNode: 3 })),
+    code(() => wasm.planSinglePlatform({ ...s.taobao, platformNodes: 1, linksPerNode: 3 })),
     'INCONSISTENT_INPUT',
   );
 });
