@@ -62,3 +62,28 @@ pub fn locks_root(locks: &[Lock]) -> B256 {
 pub fn signing_hash<T: SolStruct>(value: &T, domain: &Eip712Domain) -> B256 {
     value.eip712_signing_hash(domain)
 }
+
+sol! {
+    /// A merchant's signed payment request.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Invoice {
+        uint256 amount;
+        address token;
+        bytes32 paymentHash;
+        uint64 expiry;
+        address merchant;
+        string hubUrl;
+        string description;
+    }
+}
+
+/// The domain of invoices: bound to a chain, not to a contract (an invoice names no channel).
+pub fn invoice_domain(chain_id: u64) -> Eip712Domain {
+    Eip712Domain::new(
+        Some(DOMAIN_NAME.into()),
+        Some(DOMAIN_VERSION.into()),
+        Some(U256::from(chain_id)),
+        None,
+        None,
+    )
+}

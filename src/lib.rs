@@ -8,6 +8,7 @@
 pub mod channel;
 pub mod eip712;
 pub mod error;
+pub mod invoice;
 pub mod ledger;
 pub mod op;
 pub mod plan;
