@@ -108,7 +108,8 @@ impl PlanError {
 /// A finite, non-negative number (fees, values, volumes may be zero).
 pub(crate) fn non_negative(field: &'static str, value: f64) -> Result<f64, PlanError> {
     if value.is_finite() && value >= 0.0 {
-        Ok(value)
+        // -0.0 passes `>= 0.0`; make it +0.0 so no result prints as -0.0.
+        Ok(if value == 0.0 { 0.0 } else { value })
     } else {
         Err(PlanError::InvalidNumber { field, value })
     }
@@ -179,5 +180,11 @@ mod tests {
         assert_eq!(ceil_quotient("x", 0.0).unwrap(), 0);
         assert_eq!(ceil_quotient("x", 1e-300).unwrap(), 1);
         assert!(ceil_quotient("x", 1e300).is_err());
+    }
+
+    #[test]
+    fn negative_zero_is_zero() {
+        assert!(non_negative("x", -0.0).unwrap().is_sign_positive());
+        assert!(positive("x", -0.0).is_err());
     }
 }
