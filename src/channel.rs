@@ -89,7 +89,7 @@ pub enum Event {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
-    Persist(Persist),
+    Persist(Box<Persist>),
     Send(Message),
     Event(Event),
 }
@@ -103,7 +103,7 @@ enum Deferred {
     Accept(u64),
     /// Tell the peer where we stand (built from the durable state at release).
     Reestablish,
-    Send(Message),
+    Send(Box<Message>),
 }
 
 pub struct Channel {
@@ -750,11 +750,11 @@ impl Channel {
     fn persist(&mut self, payment: Option<(B256, Payment)>) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.out.push_back(Output::Persist(Persist {
+        self.out.push_back(Output::Persist(Box::new(Persist {
             seq,
             snapshot: self.snap.clone(),
             payment,
-        }));
+        })));
         seq
     }
 
@@ -765,7 +765,7 @@ impl Channel {
     }
 
     fn send(&mut self, m: Message) {
-        self.hold(Deferred::Send(m));
+        self.hold(Deferred::Send(Box::new(m)));
     }
 
     fn reject(&mut self, nonce: u64, reason: RejectReason) {
@@ -815,7 +815,7 @@ impl Channel {
                 latest_sig: (self.snap.latest.nonce > 0).then(|| self.my_sig_on_latest()),
                 highest_signed: self.snap.highest_signed,
             }),
-            Deferred::Send(m) => m,
+            Deferred::Send(m) => *m,
         };
         self.out.push_back(Output::Send(msg));
     }

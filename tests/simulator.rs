@@ -364,7 +364,7 @@ impl Sim {
         match out {
             Output::Persist(p) => {
                 let at = now + self.rng.below(4);
-                self.nodes[node].writes.push_back((at, cid, p));
+                self.nodes[node].writes.push_back((at, cid, *p));
             }
             Output::Send(msg) => {
                 self.record_signatures(node, cid, &msg);
