@@ -87,3 +87,13 @@ pub fn invoice_domain(chain_id: u64) -> Eip712Domain {
         None,
     )
 }
+
+sol! {
+    /// What a client signs to prove it controls a channel key when it connects to a hub.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Auth {
+        address hub;
+        address client;
+        bytes32 challenge;
+    }
+}

@@ -14,6 +14,7 @@ pub mod op;
 pub mod plan;
 pub mod router;
 pub mod serde_util;
+pub mod session;
 pub mod signer;
 pub mod state;
 #[cfg(target_arch = "wasm32")]

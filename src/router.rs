@@ -58,6 +58,8 @@ pub struct Router {
     policy: RoutingPolicy,
     /// Payment hash → the channel whose peer can settle it (a merchant's invoice).
     routes: HashMap<B256, B256>,
+    /// Channels the router proposed on since the last [`Router::take_touched`].
+    touched: Vec<B256>,
 }
 
 impl Router {
@@ -65,6 +67,7 @@ impl Router {
         Router {
             policy,
             routes: HashMap::new(),
+            touched: Vec::new(),
         }
     }
 
@@ -79,6 +82,12 @@ impl Router {
 
     pub fn route(&self, hash: &B256) -> Option<B256> {
         self.routes.get(hash).copied()
+    }
+
+    /// The channels the router proposed ops on since the last call: the driver must drain
+    /// their outputs.
+    pub fn take_touched(&mut self) -> Vec<B256> {
+        std::mem::take(&mut self.touched)
     }
 
     /// Reacts to one event of channel `from`.
@@ -111,7 +120,7 @@ impl Router {
                 op: Op::SettleHtlc { preimage, .. },
                 by,
                 ..
-            } if *by != me => settle_upstream(from, *preimage, channels, now),
+            } if *by != me => settle_upstream(&mut self.touched, from, *preimage, channels, now),
             Event::Updated {
                 op: Op::SettleHtlc { preimage, .. },
                 ..
@@ -119,14 +128,16 @@ impl Router {
                 // We settled an incoming HTLC: pass on any refund the payee already made.
                 let hash = payment_hash(preimage);
                 if let Some((down, refunded)) = downstream_refunds(channels, &hash, from) {
-                    refund_upstream(down, hash, refunded, channels, now);
+                    refund_upstream(&mut self.touched, down, hash, refunded, channels, now);
                 }
             }
             Event::Updated {
                 op: Op::FailHtlc { .. } | Op::ExpireHtlc { .. },
                 resolved: Some(h),
                 ..
-            } if h.from == me => fail_upstream(from, h.payment_hash, channels, now),
+            } if h.from == me => {
+                fail_upstream(&mut self.touched, from, h.payment_hash, channels, now)
+            }
             Event::Updated {
                 op: Op::Refund { payment_id, .. },
                 by,
@@ -136,12 +147,12 @@ impl Router {
                     .get(&from)
                     .and_then(|ch| ch.ledger().payment(payment_id))
                     .map_or(0, |p| p.refunded);
-                refund_upstream(from, *payment_id, total, channels, now);
+                refund_upstream(&mut self.touched, from, *payment_id, total, channels, now);
             }
             Event::ProposalRejected {
                 op: Op::AddHtlc { payment_hash, .. },
                 ..
-            } => fail_upstream(from, *payment_hash, channels, now),
+            } => fail_upstream(&mut self.touched, from, *payment_hash, channels, now),
             _ => {}
         }
     }
@@ -160,7 +171,7 @@ impl Router {
             })
             .collect();
         for (from, payment_id, refunded) in refunds {
-            refund_upstream(from, payment_id, refunded, channels, now);
+            refund_upstream(&mut self.touched, from, payment_id, refunded, channels, now);
         }
         let incoming: Vec<(B256, Htlc)> = channels
             .iter()
@@ -175,9 +186,21 @@ impl Router {
             .collect();
         for (cid, h) in incoming {
             if let Some(preimage) = known_preimage(channels, &h.payment_hash) {
-                propose(channels, cid, Op::SettleHtlc { id: h.id, preimage }, now);
+                propose(
+                    &mut self.touched,
+                    channels,
+                    cid,
+                    Op::SettleHtlc { id: h.id, preimage },
+                    now,
+                );
             } else if !has_outgoing(channels, &h.payment_hash) {
-                propose(channels, cid, Op::FailHtlc { id: h.id }, now);
+                propose(
+                    &mut self.touched,
+                    channels,
+                    cid,
+                    Op::FailHtlc { id: h.id },
+                    now,
+                );
             }
         }
     }
@@ -186,18 +209,18 @@ impl Router {
         let fail = Op::FailHtlc { id: incoming.id };
         let fee = self.policy.fee(incoming.amount);
         let Some(out) = self.route(&incoming.payment_hash).filter(|c| *c != from) else {
-            propose(channels, from, fail, now);
+            propose(&mut self.touched, channels, from, fail, now);
             return;
         };
         let (Some(amount), Some(expiry)) = (
             incoming.amount.checked_sub(fee).filter(|a| *a > 0),
             incoming.expiry.checked_sub(self.policy.expiry_delta),
         ) else {
-            propose(channels, from, fail, now);
+            propose(&mut self.touched, channels, from, fail, now);
             return;
         };
         let Some(ch) = channels.get_mut(&out) else {
-            propose(channels, from, fail, now);
+            propose(&mut self.touched, channels, from, fail, now);
             return;
         };
         let me = ch.me();
@@ -218,12 +241,13 @@ impl Router {
             expiry,
         };
         if ch.propose(op, now).is_err() {
-            propose(channels, from, fail, now);
+            propose(&mut self.touched, channels, from, fail, now);
         }
     }
 }
 
-fn propose(channels: &mut Channels, cid: B256, op: Op, now: u64) {
+fn propose(t: &mut Vec<B256>, channels: &mut Channels, cid: B256, op: Op, now: u64) {
+    t.push(cid);
     if let Some(ch) = channels.get_mut(&cid) {
         // An op that is no longer valid (already settled, failed or expired) is moot.
         let _ = ch.propose(op, now);
@@ -245,21 +269,28 @@ fn incoming_with(channels: &Channels, hash: &B256, except: B256) -> Option<(B256
         })
 }
 
-fn settle_upstream(from: B256, preimage: B256, channels: &mut Channels, now: u64) {
+fn settle_upstream(
+    t: &mut Vec<B256>,
+    from: B256,
+    preimage: B256,
+    channels: &mut Channels,
+    now: u64,
+) {
     if let Some((cid, id)) = incoming_with(channels, &payment_hash(&preimage), from) {
-        propose(channels, cid, Op::SettleHtlc { id, preimage }, now);
+        propose(t, channels, cid, Op::SettleHtlc { id, preimage }, now);
     }
 }
 
-fn fail_upstream(from: B256, hash: B256, channels: &mut Channels, now: u64) {
+fn fail_upstream(t: &mut Vec<B256>, from: B256, hash: B256, channels: &mut Channels, now: u64) {
     if let Some((cid, id)) = incoming_with(channels, &hash, from) {
-        propose(channels, cid, Op::FailHtlc { id }, now);
+        propose(t, channels, cid, Op::FailHtlc { id }, now);
     }
 }
 
 /// Brings the refunds of `payment_id` upstream to `downstream_refunded`, the total the
 /// downstream payee has refunded so far.
 fn refund_upstream(
+    t: &mut Vec<B256>,
     from: B256,
     payment_id: B256,
     downstream_refunded: Amount,
@@ -279,7 +310,7 @@ fn refund_upstream(
     if let Some((cid, refunded, refundable)) = upstream {
         let amount = downstream_refunded.saturating_sub(refunded).min(refundable);
         if amount > 0 {
-            propose(channels, cid, Op::Refund { payment_id, amount }, now);
+            propose(t, channels, cid, Op::Refund { payment_id, amount }, now);
         }
     }
 }

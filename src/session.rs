@@ -1,0 +1,73 @@
+//! The session protocol between a client (browser SDK, native client) and a hub over one
+//! WebSocket: authentication, channel registration, the channel protocol itself, and typed
+//! errors. Frames use the same binary encoding as [`crate::wire`].
+
+use alloy_primitives::{Address, B256};
+use serde::{Deserialize, Serialize};
+
+use crate::eip712;
+use crate::error::SignatureError;
+use crate::signer::{Signature, Signer};
+use crate::state::ChannelParams;
+use crate::wire::Message;
+
+/// Everything that travels over a client–hub connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum Frame {
+    /// Hub → client, first frame: prove you hold your key by signing this challenge.
+    Challenge {
+        hub: Address,
+        chain_id: u64,
+        adjudicator: Address,
+        challenge: B256,
+    },
+    /// Client → hub: the signed challenge.
+    Auth { client: Address, sig: Signature },
+    /// Hub → client: authenticated; the channels the hub holds with this client.
+    Welcome { channels: Vec<ChannelParams> },
+    /// Client → hub: track this channel (opened on chain, the hub is participant B).
+    Register { params: ChannelParams },
+    /// Hub → client: the hub now drives its end of the channel.
+    Registered { channel_id: B256 },
+    /// The channel protocol.
+    Channel(Message),
+    /// Hub → client: a request or frame was refused; the connection stays usable unless the
+    /// hub closes it.
+    Error { code: String, message: String },
+}
+
+/// The digest a client signs to authenticate to `hub` with `challenge`.
+pub fn auth_digest(chain_id: u64, hub: Address, client: Address, challenge: B256) -> B256 {
+    let auth = eip712::Auth {
+        hub,
+        client,
+        challenge,
+    };
+    eip712::signing_hash(&auth, &eip712::invoice_domain(chain_id))
+}
+
+/// The client's answer to a challenge.
+pub fn answer_challenge(
+    signer: &dyn Signer,
+    chain_id: u64,
+    hub: Address,
+    challenge: B256,
+) -> Frame {
+    let client = signer.address();
+    Frame::Auth {
+        client,
+        sig: signer.sign_digest(&auth_digest(chain_id, hub, client, challenge)),
+    }
+}
+
+/// Checks a client's answer to the challenge the hub sent.
+pub fn verify_auth(
+    chain_id: u64,
+    hub: Address,
+    challenge: B256,
+    client: Address,
+    sig: &Signature,
+) -> Result<(), SignatureError> {
+    sig.verify(&auth_digest(chain_id, hub, client, challenge), client)
+}
