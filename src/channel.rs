@@ -22,7 +22,7 @@ use std::sync::Arc;
 use alloy_primitives::B256;
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use crate::error::{Error, UpdateError};
 use crate::ledger::{Ledger, LedgerChange, Payment};
 use crate::op::{apply, Context, Op, Policy};
 use crate::serde_util::amount_pair;
@@ -209,6 +209,19 @@ impl Channel {
     /// True when nothing is in flight or queued.
     pub fn is_idle(&self) -> bool {
         self.snap.pending.is_none() && self.queue.is_empty() && self.held.is_empty()
+    }
+
+    /// The id for our next HTLC: above every id we used, proposed or queued.
+    pub fn next_htlc_id(&self) -> u64 {
+        let pending = match self.snap.pending.as_ref().map(|p| &p.op) {
+            Some(Op::AddHtlc { id, .. }) => *id,
+            _ => 0,
+        };
+        self.ledger
+            .last_htlc_id(self.snap.me)
+            .max(pending)
+            .max(self.queued_htlc_id())
+            + 1
     }
 
     /// The highest HTLC id among our queued (not yet proposed) ops.
@@ -515,6 +528,17 @@ impl Channel {
                 self.repropose_above(r.highest_signed.max(r.nonce), now);
             }
             RejectReason::Conflict => self.withdraw_pending(now),
+            RejectReason::Invalid(
+                UpdateError::DepositNotSeen { .. } | UpdateError::HtlcNotExpired { .. },
+            ) => {
+                // The peer's view of the chain or clock lags ours: try again shortly.
+                let op = pending.op.clone();
+                self.snap.pending = None;
+                self.sent_at = None;
+                self.queue.push_front(op);
+                self.yield_until = Some(now + self.snap.policy.retransmit_ms);
+                self.persist(None);
+            }
             reason => {
                 let op = pending.op.clone();
                 self.snap.pending = None;

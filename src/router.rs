@@ -49,6 +49,17 @@ impl RoutingPolicy {
         self.fee_base
             .saturating_add(incoming.saturating_mul(Amount::from(self.fee_ppm)) / 1_000_000)
     }
+
+    /// The smallest amount to send so that `deliver` reaches the next hop after the fee.
+    pub fn amount_to_send(&self, deliver: Amount) -> Amount {
+        let ppm = Amount::from(self.fee_ppm.min(999_999));
+        let mut send =
+            (deliver.saturating_add(self.fee_base)).saturating_mul(1_000_000) / (1_000_000 - ppm);
+        while send - self.fee(send).min(send) < deliver {
+            send += 1;
+        }
+        send
+    }
 }
 
 pub type Channels = HashMap<B256, Channel>;
@@ -223,17 +234,7 @@ impl Router {
             propose(&mut self.touched, channels, from, fail, now);
             return;
         };
-        let me = ch.me();
-        let pending_id = match ch.pending().map(|p| &p.op) {
-            Some(Op::AddHtlc { id, .. }) => *id,
-            _ => 0,
-        };
-        let id = ch
-            .ledger()
-            .last_htlc_id(me)
-            .max(pending_id)
-            .max(ch.queued_htlc_id())
-            + 1;
+        let id = ch.next_htlc_id();
         let op = Op::AddHtlc {
             id,
             amount,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::eip712;
 use crate::error::SignatureError;
+use crate::router::RoutingPolicy;
 use crate::signer::{Signature, Signer};
 use crate::state::ChannelParams;
 use crate::wire::Message;
@@ -24,8 +25,12 @@ pub enum Frame {
     },
     /// Client → hub: the signed challenge.
     Auth { client: Address, sig: Signature },
-    /// Hub → client: authenticated; the channels the hub holds with this client.
-    Welcome { channels: Vec<ChannelParams> },
+    /// Hub → client: authenticated; the channels the hub holds with this client and the
+    /// hub's routing fees and expiry rules.
+    Welcome {
+        channels: Vec<ChannelParams>,
+        routing: RoutingPolicy,
+    },
     /// Client → hub: track this channel (opened on chain, the hub is participant B).
     Register { params: ChannelParams },
     /// Hub → client: the hub now drives its end of the channel.

@@ -476,26 +476,15 @@ fn deposit_must_be_seen_on_chain_by_the_validator() {
     let mut pair = Pair::funded([100, 0]);
     pair.a.handle_chain_deposit(Side::A, 300, pair.now);
     pair.run();
-    // B has not seen the top-up yet: it rejects A's recognition, state unchanged.
+    // B has not seen the top-up yet: it rejects A's recognition, state unchanged, and A
+    // retries after its retransmission interval instead of giving up.
     assert_eq!(pair.b.latest().deposits, [100, 0]);
-    assert!(pair.events_a.iter().any(|e| matches!(
-        e,
-        Event::ProposalRejected {
-            reason: RejectReason::Invalid(UpdateError::DepositNotSeen { .. }),
-            ..
-        }
-    )));
+    assert!(!pair.a.is_idle());
     pair.b.handle_chain_deposit(Side::A, 300, pair.now);
-    pair.a
-        .propose(
-            Op::Deposit {
-                side: Side::A,
-                total: 300,
-            },
-            pair.now,
-        )
-        .unwrap();
+    pair.now = pair.a.poll_timeout().unwrap();
+    pair.a.handle_timeout(pair.now);
     pair.run();
+    assert!(pair.a.is_idle());
     assert_eq!(pair.b.latest().balances, [300, 0]);
 }
 

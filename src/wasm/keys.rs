@@ -45,7 +45,7 @@ impl Key {
     }
 
     /// The Ethereum address, `0x`-prefixed and EIP-55 checksummed.
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(getter, unchecked_return_type = "Hex")]
     pub fn address(&self) -> String {
         self.signer.address().to_checksum(None)
     }
