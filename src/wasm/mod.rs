@@ -3,11 +3,13 @@
 //! `Error`s with a stable `code`. No protocol logic lives here.
 
 mod error;
+mod invoice;
 mod keys;
 mod plan;
 mod state;
 
 pub use error::{WasmError, INVALID_KEY};
+pub use invoice::{parse_invoice, INVALID_INVOICE};
 pub use keys::Key;
 pub use plan::{
     plan_build_time, plan_fee_by_method, plan_fees_by_hops, plan_fees_by_links,

@@ -1,10 +1,11 @@
 //! Tests of the JavaScript surface shared by `wasm_browser.rs` (headless Chromium) and
 //! `wasm_node.rs` (Node): the same assertions must hold in both hosts.
 
-use alloy_primitives::{address, b256, keccak256, U256};
+use alloy_primitives::{address, b256, keccak256, Address, B256, U256};
 use alloy_sol_types::{sol, Eip712Domain};
 use js_sys::{Reflect, JSON};
-use l2pay::wasm::{sign_state, verify_state, Key};
+use l2pay::invoice::{Invoice, InvoiceRequest};
+use l2pay::wasm::{parse_invoice, sign_state, verify_state, Key};
 use l2pay::{eip712, LocalSigner, Signer};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::wasm_bindgen_test;
@@ -204,4 +205,81 @@ fn spec_mail_example_gives_the_spec_digest_and_signature() {
         )
     );
     assert_eq!(signature.recover(&digest).unwrap(), signer.address());
+}
+
+fn invoice_request(merchant: Address) -> InvoiceRequest {
+    InvoiceRequest {
+        chain_id: 31337,
+        amount: 12_340_000_000_000_000_000,
+        token: Address::ZERO,
+        payment_hash: B256::repeat_byte(0x42),
+        expiry: 1_800_000_000,
+        merchant,
+        hub_url: "wss://hub.example/ws".into(),
+        description: "2 × coffee beans".into(),
+    }
+}
+
+fn get(object: &JsValue, field: &str) -> JsValue {
+    Reflect::get(object, &field.into()).unwrap()
+}
+
+#[wasm_bindgen_test]
+fn parsed_invoice_is_a_plain_object_with_checksummed_merchant_and_string_amount() {
+    let merchant = LocalSigner::from_bytes(&keccak256("cow").0).unwrap();
+    let encoded = invoice_request(merchant.address())
+        .sign(&merchant)
+        .unwrap()
+        .encode();
+    let invoice = parse_invoice(&encoded).unwrap();
+    assert_eq!(
+        get(&invoice, "merchant").as_string().unwrap(),
+        cow().address()
+    );
+    assert_eq!(
+        get(&invoice, "amount").as_string().as_deref(),
+        Some("12340000000000000000")
+    );
+    assert_eq!(get(&invoice, "chainId").as_f64(), Some(31337.0));
+    assert_eq!(get(&invoice, "expiry").as_f64(), Some(1_800_000_000.0));
+    assert_eq!(
+        get(&invoice, "hubUrl").as_string().as_deref(),
+        Some("wss://hub.example/ws")
+    );
+    assert_eq!(
+        get(&invoice, "description").as_string().as_deref(),
+        Some("2 × coffee beans")
+    );
+    assert_eq!(
+        get(&invoice, "paymentHash").as_string().unwrap(),
+        format!("{}", B256::repeat_byte(0x42))
+    );
+    assert_eq!(get(&invoice, "signature").as_string().unwrap().len(), 132);
+}
+
+#[wasm_bindgen_test]
+fn mistyped_invoice_throws_invalid_invoice() {
+    let merchant = LocalSigner::from_bytes(&[9; 32]).unwrap();
+    let encoded = invoice_request(merchant.address())
+        .sign(&merchant)
+        .unwrap()
+        .encode();
+    let last = encoded.chars().last().unwrap();
+    let typo = format!(
+        "{}{}",
+        &encoded[..encoded.len() - 1],
+        if last == 'q' { 'p' } else { 'q' }
+    );
+    assert_js_error(parse_invoice(&typo).unwrap_err(), "INVALID_INVOICE");
+    assert_js_error(parse_invoice("hello").unwrap_err(), "INVALID_INVOICE");
+}
+
+#[wasm_bindgen_test]
+fn invoice_signed_by_someone_else_throws_bad_signature() {
+    let merchant = LocalSigner::from_bytes(&[9; 32]).unwrap();
+    let thief = LocalSigner::from_bytes(&[8; 32]).unwrap();
+    let request = invoice_request(merchant.address());
+    let signature = thief.sign_digest(&request.digest());
+    let forged = Invoice { request, signature }.encode();
+    assert_js_error(parse_invoice(&forged).unwrap_err(), "BAD_SIGNATURE");
 }
