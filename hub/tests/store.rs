@@ -150,6 +150,7 @@ conformance!(
     empty_store_loads_nothing,
     snapshots_and_payments_round_trip,
     upserts_replace,
+    large_batches_and_repeated_keys,
     failing_batch_leaves_nothing,
     invoices_round_trip,
     meta_round_trips,
@@ -222,7 +223,11 @@ fn payment_id(channel: u64, n: u64) -> B256 {
 
 fn payment(n: u64) -> Payment {
     Payment {
-        payer: if n.is_multiple_of(2) { Side::A } else { Side::B },
+        payer: if n.is_multiple_of(2) {
+            Side::A
+        } else {
+            Side::B
+        },
         amount: BIG - u128::from(n),
         refunded: u128::from(n) << 100,
         preimage: (!n.is_multiple_of(3)).then(|| keccak256(n.to_be_bytes())),
@@ -387,6 +392,49 @@ async fn upserts_replace(db: &TestDb) {
         .unwrap();
     store.write_batch(&[Write::Invoice(again)]).await.unwrap();
     assert_eq!(store.load_invoices().await.unwrap(), vec![first]);
+}
+
+async fn large_batches_and_repeated_keys(db: &TestDb) {
+    let store = db.open().await;
+    // More rows than one multi-row statement carries, and keys written several times in one
+    // batch: the result is that of applying the writes one by one.
+    let mut writes = Vec::new();
+    for nonce in 0..3 {
+        writes.push(snap_write(&snapshot(1, nonce)));
+    }
+    for k in 0..1_200 {
+        writes.push(pay_write(1, k, &payment(k + 1)));
+    }
+    for k in 0..1_200 {
+        writes.push(pay_write(1, k, &payment(k)));
+    }
+    let merchant = Address::repeat_byte(0x33);
+    let first = invoice(4, merchant, 10);
+    let second = InvoiceRecord {
+        invoice: "l2pay1second".into(),
+        ..first.clone()
+    };
+    writes.push(Write::Invoice(first.clone()));
+    writes.push(Write::Invoice(second));
+    for n in 0..1_100 {
+        writes.push(meta(&format!("key{}", n % 700), &n.to_string()));
+    }
+    store.write_batch(&writes).await.unwrap();
+    assert_eq!(store.transactions(), 1);
+
+    let mut payments: Vec<_> = (0..1_200).map(|k| (payment_id(1, k), payment(k))).collect();
+    payments.sort_by_key(|(id, _)| *id);
+    assert_eq!(
+        store.load_channels().await.unwrap(),
+        vec![StoredChannel {
+            snapshot: snapshot(1, 2),
+            payments,
+        }]
+    );
+    assert_eq!(store.load_invoices().await.unwrap(), vec![first]);
+    assert_eq!(store.meta("key0").await.unwrap().as_deref(), Some("700"));
+    assert_eq!(store.meta("key399").await.unwrap().as_deref(), Some("1099"));
+    assert_eq!(store.meta("key400").await.unwrap().as_deref(), Some("400"));
 }
 
 async fn failing_batch_leaves_nothing(db: &TestDb) {

@@ -12,33 +12,26 @@ use l2pay::channel::ChannelSnapshot;
 use l2pay::ledger::Payment;
 use l2pay::state::Side;
 use l2pay::Amount;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::Row;
+use sqlx::{Connection, QueryBuilder, Row};
 
 use super::{InvoiceRecord, StoreError, StoredChannel, Write};
 
 /// Layout of `channels.snapshot`: 1 = postcard of [`ChannelSnapshot`].
 const SNAPSHOT_FORMAT: i16 = 1;
 
+/// How long opening a PostgreSQL store waits for the server to accept a connection.
+const PG_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How long a SQLite connection waits for another writer's lock before failing.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-const UPSERT_CHANNEL: &str =
-    "INSERT INTO channels (channel_id, format, snapshot) VALUES ($1, $2, $3) \
-     ON CONFLICT (channel_id) DO UPDATE SET format = excluded.format, snapshot = excluded.snapshot";
-const UPSERT_PAYMENT: &str =
-    "INSERT INTO payments (channel_id, payment_id, payer, amount, refunded, preimage) \
-     VALUES ($1, $2, $3, $4, $5, $6) \
-     ON CONFLICT (channel_id, payment_id) DO UPDATE SET payer = excluded.payer, \
-     amount = excluded.amount, refunded = excluded.refunded, preimage = excluded.preimage";
-const INSERT_INVOICE: &str = "INSERT INTO invoices \
-     (payment_hash, merchant, channel_id, amount, invoice, expiry, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (payment_hash) DO NOTHING";
-const UPSERT_META: &str = "INSERT INTO meta (key, value) VALUES ($1, $2) \
-     ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+/// Rows per multi-row statement (7 parameters each at most: far below SQLite's 32766 and
+/// PostgreSQL's 65535 parameters per statement).
+const ROWS_PER_STATEMENT: usize = 500;
 
 const SELECT_CHANNELS: &str =
     "SELECT channel_id, format, snapshot FROM channels ORDER BY channel_id";
@@ -91,64 +84,69 @@ macro_rules! on_pool {
     };
 }
 
-/// Applies `$writes` in order inside the open transaction `$tx`.
+/// Applies a [`Coalesced`] batch inside the open transaction `$tx`: one multi-row statement per
+/// table (per [`ROWS_PER_STATEMENT`] rows).
 macro_rules! apply_writes {
-    ($tx:ident, $writes:expr) => {
-        for w in $writes {
-            match w {
-                Write::Snapshot {
-                    channel_id,
-                    snapshot,
-                } => {
-                    let bytes =
-                        postcard::to_allocvec(&**snapshot).map_err(|e| StoreError::Encode {
-                            what: "channel snapshot",
-                            reason: e.to_string(),
-                        })?;
-                    sqlx::query(UPSERT_CHANNEL)
-                        .bind(channel_id.as_slice())
-                        .bind(SNAPSHOT_FORMAT)
-                        .bind(bytes)
-                        .execute(&mut *$tx)
-                        .await?;
-                }
-                Write::Payment {
-                    channel_id,
-                    payment_id,
-                    payment,
-                } => {
-                    sqlx::query(UPSERT_PAYMENT)
-                        .bind(channel_id.as_slice())
-                        .bind(payment_id.as_slice())
-                        .bind(side_code(payment.payer))
-                        .bind(payment.amount.to_string())
-                        .bind(payment.refunded.to_string())
-                        .bind(payment.preimage.as_ref().map(|p| p.as_slice()))
-                        .execute(&mut *$tx)
-                        .await?;
-                }
-                Write::Invoice(inv) => {
-                    sqlx::query(INSERT_INVOICE)
-                        .bind(inv.payment_hash.as_slice())
-                        .bind(inv.merchant.as_slice())
-                        .bind(inv.channel_id.as_slice())
-                        .bind(inv.amount.to_string())
-                        .bind(inv.invoice.as_str())
-                        .bind(u64_to_sql(inv.expiry))
-                        .bind(u64_to_sql(inv.created_at))
-                        .execute(&mut *$tx)
-                        .await?;
-                }
-                Write::Meta { key, value } => {
-                    sqlx::query(UPSERT_META)
-                        .bind(key.as_str())
-                        .bind(value.as_str())
-                        .execute(&mut *$tx)
-                        .await?;
-                }
-            }
+    ($tx:ident, $batch:expr) => {{
+        let batch: &Coalesced<'_> = $batch;
+        for chunk in batch.snapshots.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::new("INSERT INTO channels (channel_id, format, snapshot) ");
+            q.push_values(chunk, |mut row, (id, bytes)| {
+                row.push_bind(id.as_slice())
+                    .push_bind(SNAPSHOT_FORMAT)
+                    .push_bind(bytes.as_slice());
+            });
+            q.push(
+                " ON CONFLICT (channel_id) DO UPDATE \
+                 SET format = excluded.format, snapshot = excluded.snapshot",
+            );
+            q.build().persistent(false).execute(&mut *$tx).await?;
         }
-    };
+        for chunk in batch.payments.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::new(
+                "INSERT INTO payments (channel_id, payment_id, payer, amount, refunded, preimage) ",
+            );
+            q.push_values(chunk, |mut row, (channel_id, payment_id, p)| {
+                row.push_bind(channel_id.as_slice())
+                    .push_bind(payment_id.as_slice())
+                    .push_bind(side_code(p.payer))
+                    .push_bind(p.amount.to_string())
+                    .push_bind(p.refunded.to_string())
+                    .push_bind(p.preimage.as_ref().map(|h| h.as_slice()));
+            });
+            q.push(
+                " ON CONFLICT (channel_id, payment_id) DO UPDATE SET payer = excluded.payer, \
+                 amount = excluded.amount, refunded = excluded.refunded, \
+                 preimage = excluded.preimage",
+            );
+            q.build().persistent(false).execute(&mut *$tx).await?;
+        }
+        for chunk in batch.invoices.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::new(
+                "INSERT INTO invoices \
+                 (payment_hash, merchant, channel_id, amount, invoice, expiry, created_at) ",
+            );
+            q.push_values(chunk, |mut row, inv| {
+                row.push_bind(inv.payment_hash.as_slice())
+                    .push_bind(inv.merchant.as_slice())
+                    .push_bind(inv.channel_id.as_slice())
+                    .push_bind(inv.amount.to_string())
+                    .push_bind(inv.invoice.as_str())
+                    .push_bind(u64_to_sql(inv.expiry))
+                    .push_bind(u64_to_sql(inv.created_at));
+            });
+            q.push(" ON CONFLICT (payment_hash) DO NOTHING");
+            q.build().persistent(false).execute(&mut *$tx).await?;
+        }
+        for chunk in batch.meta.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::new("INSERT INTO meta (key, value) ");
+            q.push_values(chunk, |mut row, (key, value)| {
+                row.push_bind(*key).push_bind(*value);
+            });
+            q.push(" ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+            q.build().persistent(false).execute(&mut *$tx).await?;
+        }
+    }};
 }
 
 /// Reads `(channel_id, format, snapshot)` rows inside the transaction `$tx`.
@@ -243,12 +241,22 @@ impl Store {
             Db::Sqlite(pool)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url).map_err(open_err)?;
+            // One direct connection first: the pool would retry a refused connection until its
+            // acquire timeout and then report only "pool timed out".
+            let mut first =
+                tokio::time::timeout(PG_CONNECT_TIMEOUT, PgConnection::connect_with(&options))
+                    .await
+                    .map_err(|_| open_err(sqlx::Error::PoolTimedOut))?
+                    .map_err(open_err)?;
+            sqlx::migrate!("migrations/postgres")
+                .run(&mut first)
+                .await?;
+            first.close().await.ok();
             let pool = PgPoolOptions::new()
                 .max_connections(8)
                 .connect_with(options)
                 .await
                 .map_err(open_err)?;
-            sqlx::migrate!("migrations/postgres").run(&pool).await?;
             Db::Postgres(pool)
         } else {
             return Err(StoreError::UnsupportedUrl(redact(url)));
@@ -276,8 +284,11 @@ impl Store {
         on_pool!(&self.db, pool => pool.close().await)
     }
 
-    /// Applies `writes` in order in one transaction: all of them, or none (the error says why).
-    /// An empty batch does nothing.
+    /// Applies `writes` in one transaction: all of them, or none (the error says why). The
+    /// result is that of applying them one by one in order: writes to the same key are first
+    /// coalesced (the last snapshot, payment or meta value of a key wins; the first invoice of
+    /// a payment hash wins, and one already stored is kept), then each table gets multi-row
+    /// upserts. An empty batch does nothing.
     pub async fn write_batch(&self, writes: &[Write]) -> Result<(), StoreError> {
         if writes.is_empty() {
             return Ok(());
@@ -285,16 +296,17 @@ impl Store {
         for w in writes {
             w.validate()?;
         }
+        let batch = Coalesced::new(writes)?;
         match &self.db {
             Db::Sqlite(pool) => {
                 // Take the write lock up front: the busy timeout then applies to waiting for it.
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                apply_writes!(tx, writes);
+                apply_writes!(tx, &batch);
                 tx.commit().await?;
             }
             Db::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
-                apply_writes!(tx, writes);
+                apply_writes!(tx, &batch);
                 tx.commit().await?;
             }
         }
@@ -417,6 +429,81 @@ impl Store {
                 .fetch_optional(pool)
                 .await?
         }))
+    }
+}
+
+/// A batch reduced to one write per key, snapshots encoded.
+struct Coalesced<'a> {
+    snapshots: Vec<(&'a B256, Vec<u8>)>,
+    payments: Vec<(&'a B256, &'a B256, &'a Payment)>,
+    invoices: Vec<&'a InvoiceRecord>,
+    meta: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> Coalesced<'a> {
+    fn new(writes: &'a [Write]) -> Result<Self, StoreError> {
+        let mut snapshots: Vec<(&B256, &ChannelSnapshot)> = Vec::new();
+        let mut payments = Vec::new();
+        let mut invoices = Vec::new();
+        let mut meta = Vec::new();
+        let mut seen_snapshot = HashMap::new();
+        let mut seen_payment = HashMap::new();
+        let mut seen_invoice = HashMap::new();
+        let mut seen_meta = HashMap::new();
+        for w in writes {
+            match w {
+                Write::Snapshot {
+                    channel_id,
+                    snapshot,
+                } => match seen_snapshot.get(channel_id) {
+                    Some(&i) => snapshots[i] = (channel_id, &**snapshot),
+                    None => {
+                        seen_snapshot.insert(channel_id, snapshots.len());
+                        snapshots.push((channel_id, &**snapshot));
+                    }
+                },
+                Write::Payment {
+                    channel_id,
+                    payment_id,
+                    payment,
+                } => match seen_payment.get(&(channel_id, payment_id)) {
+                    Some(&i) => payments[i] = (channel_id, payment_id, payment),
+                    None => {
+                        seen_payment.insert((channel_id, payment_id), payments.len());
+                        payments.push((channel_id, payment_id, payment));
+                    }
+                },
+                Write::Invoice(inv) => {
+                    if seen_invoice.insert(&inv.payment_hash, ()).is_none() {
+                        invoices.push(inv);
+                    }
+                }
+                Write::Meta { key, value } => match seen_meta.get(key.as_str()) {
+                    Some(&i) => meta[i] = (key.as_str(), value.as_str()),
+                    None => {
+                        seen_meta.insert(key.as_str(), meta.len());
+                        meta.push((key.as_str(), value.as_str()));
+                    }
+                },
+            }
+        }
+        let snapshots = snapshots
+            .into_iter()
+            .map(|(id, s)| {
+                postcard::to_allocvec(s)
+                    .map(|bytes| (id, bytes))
+                    .map_err(|e| StoreError::Encode {
+                        what: "channel snapshot",
+                        reason: e.to_string(),
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Coalesced {
+            snapshots,
+            payments,
+            invoices,
+            meta,
+        })
     }
 }
 
