@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything l2pay's build and tests need, on a fresh Debian 12 machine or a
-# developer's: Chromium + chromedriver (browser tests), the wasm32 Rust target, rustfmt and
+# developer's: Chromium + chromedriver (browser tests), PostgreSQL (hub store tests), the
+# wasm32 Rust target, rustfmt and
 # clippy, wasm-bindgen-cli at the exact version Cargo.lock pins (under .tools/), and the npm
 # dev tooling (node_modules/). Idempotent: a second run only checks, in a few seconds.
 set -euo pipefail
@@ -33,13 +34,17 @@ apt_install() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"
 }
 
-step "System packages (Chromium, chromedriver, Node.js)"
+step "System packages (Chromium, chromedriver, Node.js, PostgreSQL)"
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v curl >/dev/null || missing+=(curl ca-certificates)
+# The hub's store tests run against a throwaway PostgreSQL that scripts/postgres.sh starts.
+if [ -f scripts/postgres.sh ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    missing+=(postgresql)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
     apt_install "${missing[@]}"
 fi

@@ -50,6 +50,16 @@ run "rustfmt" cargo fmt --all -- --check
 run "clippy (native, all targets)" cargo clippy --workspace --all-targets -- -D warnings
 run "clippy (wasm32 surface and its tests)" \
     cargo clippy --target wasm32-unknown-unknown --lib --test wasm_browser --test wasm_node -- -D warnings
+# The hub's PostgreSQL store tests need a server: scripts/postgres.sh starts a throwaway one
+# (idempotent; shared by every shell in this checkout, so it is left running, except on CI).
+if [ -f scripts/postgres.sh ] && [ -z "${L2PAY_TEST_POSTGRES_URL:-}" ]; then
+    printf '\n==> PostgreSQL for the hub store tests\n    $ eval "$(bash scripts/postgres.sh)"\n'
+    pg_env="$(bash scripts/postgres.sh)" || { summary "PostgreSQL (scripts/postgres.sh)"; exit 1; }
+    eval "$pg_env"
+    if [ "${CI:-}" = true ]; then
+        trap 'bash scripts/postgres.sh stop >/dev/null 2>&1 || true' EXIT
+    fi
+fi
 run "native tests (workspace)" cargo test --workspace
 run "wasm tests (headless Chromium + Node)" \
     cargo test --target wasm32-unknown-unknown --test wasm_browser --test wasm_node
