@@ -45,6 +45,25 @@ if [ -z "$BIN" ]; then
     BIN="$(find_bindir)" || die "postgresql installed but no initdb found under /usr/lib/postgresql"
 fi
 
+export PGPASSWORD="$PASSWORD" PGCONNECT_TIMEOUT=5
+psql_() { "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U "$USER_NAME" -d postgres -v ON_ERROR_STOP=1 -tAq "$@"; }
+
+ensure_db() {
+    if [ "$(psql_ -c "SELECT 1 FROM pg_database WHERE datname = '$DB'")" != 1 ]; then
+        log "creating database $DB"
+        psql_ -c "CREATE DATABASE $DB" >&2
+    fi
+    echo "export L2PAY_TEST_POSTGRES_URL=postgres://$USER_NAME:$PASSWORD@127.0.0.1:$PORT/$DB"
+}
+
+# A server already answering on the port with our credentials (this script's, from another
+# checkout or an earlier run) is used as it is.
+if [ "${1:-}" != stop ] && psql_ -c 'SELECT 1' >/dev/null 2>&1; then
+    log "using the server already on 127.0.0.1:$PORT"
+    ensure_db
+    exit 0
+fi
+
 # Who runs the server: ourselves, or `postgres` when we are root.
 RUN=()
 if [ "$(id -u)" = 0 ]; then
@@ -112,14 +131,8 @@ else
         start >&2 9>&- || { tail -n 30 "$LOGFILE" >&2; die "the server did not start"; }
 fi
 
-psql_() { pg "$BIN/psql" -h "$SOCK" -p "$PORT" -U "$USER_NAME" -d postgres -v ON_ERROR_STOP=1 -tAq "$@"; }
 for _ in $(seq 1 50); do
     psql_ -c 'SELECT 1' >/dev/null 2>&1 && break
     sleep 0.2
 done
-if [ "$(psql_ -c "SELECT 1 FROM pg_database WHERE datname = '$DB'")" != 1 ]; then
-    log "creating database $DB"
-    psql_ -c "CREATE DATABASE $DB" >&2
-fi
-
-echo "export L2PAY_TEST_POSTGRES_URL=postgres://$USER_NAME:$PASSWORD@127.0.0.1:$PORT/$DB"
+ensure_db
