@@ -158,6 +158,7 @@ conformance!(
     group_commit_shares_transactions,
     group_commit_keeps_order,
     group_commit_isolates_a_failing_request,
+    acknowledged_commits_survive_a_kill,
 );
 
 // ----- fixtures -----
@@ -682,6 +683,105 @@ async fn group_commit_isolates_a_failing_request(db: &TestDb) {
     assert!(loaded.iter().all(|c| c.payments.len() == 1));
 }
 
+const CRASH_URL_ENV: &str = "L2PAY_STORE_CRASH_CHILD_URL";
+
+/// Every commit acknowledged before the process is killed (SIGKILL, mid-stream) is in the store
+/// afterwards, at least as new as acknowledged. The writer is this test binary re-run as
+/// [`crash_child`].
+async fn acknowledged_commits_survive_a_kill(db: &TestDb) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    db.open().await.close().await; // create the schema before the child starts
+    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "crash_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CRASH_URL_ENV, &db.url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn the writer");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut acked = std::collections::HashMap::<u64, u64>::new();
+    let mut count = 0;
+    while count < 500 {
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the writer ended early");
+        if let Some(rest) = line.strip_prefix("ack ") {
+            let (i, n) = rest.split_once(' ').unwrap();
+            let (i, n): (u64, u64) = (i.parse().unwrap(), n.parse().unwrap());
+            let e = acked.entry(i).or_default();
+            *e = (*e).max(n);
+            count += 1;
+        }
+    }
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    // Acks already printed before the kill count too.
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(rest) = line.strip_prefix("ack ") {
+            let (i, n) = rest.split_once(' ').unwrap();
+            let (i, n): (u64, u64) = (i.parse().unwrap(), n.parse().unwrap());
+            let e = acked.entry(i).or_default();
+            *e = (*e).max(n);
+        }
+    }
+
+    let store = db.open().await;
+    let stored: std::collections::HashMap<B256, u64> = store
+        .load_channels()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.snapshot.params.channel_id(), c.snapshot.latest.nonce))
+        .collect();
+    for (i, n) in acked {
+        let got = stored.get(&id(i)).copied();
+        assert!(
+            got >= Some(n),
+            "channel {i}: acknowledged nonce {n}, stored {got:?}"
+        );
+    }
+}
+
+/// The writer of [`acknowledged_commits_survive_a_kill`]: does nothing unless run by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn crash_child() {
+    use std::io::Write as _;
+
+    let Ok(url) = std::env::var(CRASH_URL_ENV) else {
+        return;
+    };
+    let store = Store::open(&url).await.unwrap();
+    let group = GroupCommit::start(store);
+    let tasks: Vec<_> = (0..32u64)
+        .map(|i| {
+            let group = group.clone();
+            tokio::spawn(async move {
+                for n in 0.. {
+                    group
+                        .commit(vec![snap_write(&snapshot(i, n))])
+                        .await
+                        .unwrap();
+                    let mut out = std::io::stdout().lock();
+                    writeln!(out, "ack {i} {n}").unwrap();
+                    out.flush().unwrap();
+                }
+            })
+        })
+        .collect();
+    join_all(tasks).await;
+}
+
 // ----- backend-specific -----
 
 #[tokio::test]
@@ -716,13 +816,16 @@ async fn sqlite_in_memory_works() {
 #[tokio::test]
 async fn sqlite_creates_missing_file_in_wal_mode() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("fresh.db");
+    let path = dir.path().join("new/dir/fresh.db");
     let store = Store::open(&format!("sqlite://{}", path.display()))
         .await
         .unwrap();
     assert!(path.exists());
     store.write_batch(&[meta("k", "v")]).await.unwrap();
-    assert!(dir.path().join("fresh.db-wal").exists(), "WAL journal");
+    assert!(
+        dir.path().join("new/dir/fresh.db-wal").exists(),
+        "WAL journal"
+    );
     store.close().await;
 }
 

@@ -206,8 +206,8 @@ impl Store {
     /// Opens (creating if missing) the store at `url` and brings its schema up to date.
     ///
     /// * `sqlite://PATH` (relative to the working directory; `sqlite:///abs/path` for an
-    ///   absolute one), or `sqlite::memory:` for a throwaway in-process database. The file is
-    ///   created if missing and opened in WAL mode with `synchronous=FULL` (a commit is on disk
+    ///   absolute one), or `sqlite::memory:` for a throwaway in-process database. The file (and
+    ///   its directory) is created if missing and opened in WAL mode with `synchronous=FULL` (a commit is on disk
     ///   when it returns), a busy timeout and foreign keys on.
     /// * `postgres://USER:PASSWORD@HOST:PORT/DB` (or `postgresql://`).
     pub async fn open(url: &str) -> Result<Store, StoreError> {
@@ -224,6 +224,13 @@ impl Store {
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true);
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            if !in_memory {
+                if let Some(dir) = options.get_filename().parent() {
+                    if !dir.as_os_str().is_empty() {
+                        std::fs::create_dir_all(dir).map_err(|e| open_err(sqlx::Error::Io(e)))?;
+                    }
+                }
+            }
             let pool = if in_memory {
                 // An in-memory database lives as long as one connection to it: keep exactly one.
                 SqlitePoolOptions::new()
