@@ -534,9 +534,15 @@ contract Adjudicator {
         }
     }
 
-    /// ERC-20 call that accepts tokens returning nothing (USDT-style) or `true`.
+    /// ERC-20 call that accepts tokens returning nothing (USDT-style) or `true`. A token's own
+    /// revert reason is passed on.
     function _call(address token, bytes memory data) private {
         (bool ok, bytes memory ret) = token.call(data);
+        if (!ok && ret.length != 0) {
+            assembly ("memory-safe") {
+                revert(add(ret, 32), mload(ret))
+            }
+        }
         if (!ok || (ret.length != 0 && (ret.length != 32 || !abi.decode(ret, (bool))))) revert TransferFailed();
     }
 }

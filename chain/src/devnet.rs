@@ -95,7 +95,14 @@ impl Devnet {
     /// A provider that sends transactions from account `i`.
     pub fn wallet(&self, i: usize) -> DynProvider {
         let signer = PrivateKeySigner::from_bytes(&self.keys[i]).expect("anvil keys are valid");
+        // Nonces are read from the node for every transaction: alloy's default cached nonce
+        // manager skips a nonce when gas estimation fails (a call that would revert), which
+        // leaves every later transaction of that account stuck behind the gap.
         ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .with_simple_nonce_management()
+            .with_gas_estimation()
+            .fetch_chain_id()
             .wallet(signer)
             .connect_http(self.anvil.endpoint_url())
             .erased()
@@ -122,6 +129,12 @@ impl Devnet {
         self.provider.anvil_increase_time(secs).await?;
         self.provider.evm_mine(None).await?;
         self.now().await
+    }
+
+    /// Mines an empty block.
+    pub async fn mine(&self) -> Result<(), ChainError> {
+        self.provider.evm_mine(None).await?;
+        Ok(())
     }
 
     /// Sets the timestamp of the next block (must be later than the latest one).

@@ -71,3 +71,62 @@ pub async fn fetch_events(
         .filter_map(|l| decode_log(adjudicator, l))
         .collect())
 }
+
+/// Follows the adjudicator's events block by block: each [`EventCursor::poll`] returns the
+/// events of the blocks mined since the previous poll, at most `latest − confirmations`, so a
+/// watcher on a chain with shallow reorgs can wait for a few confirmations.
+#[derive(Clone, Debug)]
+pub struct EventCursor {
+    adjudicator: Address,
+    channel_id: Option<B256>,
+    next_block: u64,
+    confirmations: u64,
+}
+
+impl EventCursor {
+    /// Starts at `from_block` (e.g. the adjudicator's deployment block).
+    pub fn new(adjudicator: Address, from_block: u64) -> Self {
+        EventCursor {
+            adjudicator,
+            channel_id: None,
+            next_block: from_block,
+            confirmations: 0,
+        }
+    }
+
+    /// Only the events of one channel.
+    pub fn channel(mut self, channel_id: B256) -> Self {
+        self.channel_id = Some(channel_id);
+        self
+    }
+
+    pub fn confirmations(mut self, n: u64) -> Self {
+        self.confirmations = n;
+        self
+    }
+
+    /// The first block the next poll will read (persist it to resume after a restart).
+    pub fn next_block(&self) -> u64 {
+        self.next_block
+    }
+
+    pub async fn poll(&mut self, provider: &DynProvider) -> Result<Vec<EventAt>, ChainError> {
+        let latest = provider.get_block_number().await?;
+        let Some(to) = latest.checked_sub(self.confirmations) else {
+            return Ok(vec![]);
+        };
+        if to < self.next_block {
+            return Ok(vec![]);
+        }
+        let events = fetch_events(
+            provider,
+            self.adjudicator,
+            self.next_block,
+            Some(to),
+            self.channel_id,
+        )
+        .await?;
+        self.next_block = to + 1;
+        Ok(events)
+    }
+}

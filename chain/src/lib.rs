@@ -25,7 +25,9 @@ pub use bindings::Adjudicator::{AdjudicatorErrors, AdjudicatorEvents};
 pub use client::{send, AdjudicatorClient, ChannelInfo, Status};
 pub use devnet::{anvil_path, Devnet};
 pub use error::ChainError;
-pub use events::{decode_log, fetch_events, receipt_events, AdjudicatorEvent, EventAt};
+pub use events::{
+    decode_log, fetch_events, receipt_events, AdjudicatorEvent, EventAt, EventCursor,
+};
 
 /// Deploys the adjudicator from the provider's wallet.
 pub async fn deploy_adjudicator(provider: &DynProvider) -> Result<Address, ChainError> {

@@ -8,7 +8,9 @@ use common::*;
 use l2pay::op::Op;
 use l2pay::{Side, Signer};
 use l2pay_chain::bindings::TestToken;
-use l2pay_chain::{deploy_test_token, fetch_events, receipt_events, AdjudicatorEvent, Status};
+use l2pay_chain::{
+    deploy_test_token, fetch_events, receipt_events, AdjudicatorEvent, EventCursor, Status,
+};
 
 /// Balance of `who` in the channel's asset.
 async fn asset(w: &World, token: Address, who: Address) -> U256 {
@@ -217,6 +219,11 @@ async fn lifecycle(w: &World, token: Address, unit: u128) {
     assert!(events
         .iter()
         .all(|e| e.block_number.is_some() && e.tx_hash.is_some()));
+    // A cursor sees the same events once.
+    let mut cursor = EventCursor::new(w.adjudicator, 0).channel(id);
+    let polled = unwrap(cursor.poll(&w.net.provider).await);
+    assert_eq!(polled, events);
+    assert!(unwrap(cursor.poll(&w.net.provider).await).is_empty());
 }
 
 #[tokio::test]

@@ -1,0 +1,299 @@
+//! Unilateral closes on anvil: a stale state overridden within the challenge window, settling
+//! only after it, closing without any signed state, and HTLCs claimed against the on-chain
+//! preimage registry.
+
+mod common;
+
+use alloy::primitives::{Address, B256, U256};
+use common::*;
+use l2pay::op::payment_hash;
+use l2pay::{ChannelState, Htlc, Side, Signer};
+use l2pay_chain::{receipt_events, AdjudicatorErrors, AdjudicatorEvent, Status};
+
+#[tokio::test]
+async fn stale_state_is_overridden_then_settled_after_the_window() {
+    let w = World::new().await;
+    let params = w.params(Address::ZERO, 600, 2);
+    let id = params.channel_id();
+    let (alice, bob) = (w.alice.address(), w.bob.address());
+    unwrap(w.a.open(&params, 10 * ETH).await);
+    unwrap(w.b.deposit(&params, 5 * ETH).await);
+
+    let s1 = state(1, [10 * ETH, 5 * ETH], [10 * ETH, 5 * ETH], [0, 0]);
+    let s2 = state(2, [7 * ETH, 8 * ETH], [10 * ETH, 5 * ETH], [0, 0]);
+    let s3 = state(3, [6 * ETH, 9 * ETH], [10 * ETH, 5 * ETH], [0, 0]);
+    let (sig1, sig2, sig3) = (
+        w.sign(&params, &s1),
+        w.sign(&params, &s2),
+        w.sign(&params, &s3),
+    );
+
+    // Alice registers the stale state that favours her.
+    let r = unwrap(w.a.close_unilateral(&params, &s1, &sig1).await);
+    let t_close = w.net.now().await.unwrap();
+    let info = unwrap(w.a.channel(id).await);
+    assert_eq!(Status::of(&info), Status::Closing);
+    assert_eq!(info.registeredNonce, 1);
+    assert_eq!(info.deadline, t_close + 600);
+    assert!(matches!(
+        receipt_events(w.adjudicator, &r)[..],
+        [AdjudicatorEvent::CloseRegistered(ref e)] if e.nonce == U256::from(1) && e.deadline == t_close + 600
+    ));
+    // No more deposits or withdrawals once closing.
+    assert_revert!(
+        w.b.deposit(&params, ETH).await,
+        AdjudicatorErrors::NotOpen(_)
+    );
+    assert_revert!(
+        w.a.withdraw(&params, &s2, &sig2).await,
+        AdjudicatorErrors::NotOpen(_)
+    );
+    assert_revert!(
+        w.b.close_cooperative(&params, &s2, &sig2).await,
+        AdjudicatorErrors::NotOpen(_)
+    );
+
+    // A watchtower acting for Bob answers with nonce 2, Bob later with nonce 3; the deadline stays.
+    w.net.advance(100).await.unwrap();
+    unwrap(w.eve.challenge(&params, &s2, &sig2).await);
+    w.net.advance(100).await.unwrap();
+    let bob_before = w.eth(bob).await;
+    let r = unwrap(w.b.challenge(&params, &s3, &sig3).await);
+    let bob_fee = fee(&r);
+    let info = unwrap(w.a.channel(id).await);
+    assert_eq!((info.registeredNonce, info.deadline), (3, t_close + 600));
+
+    // Settling before the deadline fails; so does a challenge after it.
+    assert_revert!(
+        w.eve.settle(&params, &s3).await,
+        AdjudicatorErrors::ChallengePeriodRunning(_)
+    );
+    w.net.set_next_timestamp(t_close + 601).await.unwrap();
+    w.net.mine().await.unwrap();
+    let alice_before = w.eth(alice).await;
+    let s4 = state(4, [5 * ETH, 10 * ETH], [10 * ETH, 5 * ETH], [0, 0]);
+    let sig4 = w.sign(&params, &s4);
+    assert_revert!(
+        w.b.challenge(&params, &s4, &sig4).await,
+        AdjudicatorErrors::ChallengePeriodOver(_)
+    );
+
+    // Anyone settles; each side gets exactly the registered balances.
+    let r = unwrap(w.eve.settle(&params, &s3).await);
+    assert!(matches!(
+        receipt_events(w.adjudicator, &r)[..],
+        [AdjudicatorEvent::Settled(ref e)] if e.payoutA == U256::from(6 * ETH) && e.payoutB == U256::from(9 * ETH)
+    ));
+    assert_eq!(w.eth(alice).await, alice_before + wei(6 * ETH));
+    assert_eq!(w.eth(bob).await, bob_before - bob_fee + wei(9 * ETH));
+    assert_eq!(w.eth(w.adjudicator).await, U256::ZERO);
+    assert_eq!(Status::of(&unwrap(w.a.channel(id).await)), Status::Closed);
+    assert_revert!(
+        w.eve.settle(&params, &s3).await,
+        AdjudicatorErrors::NotClosing(_)
+    );
+}
+
+#[tokio::test]
+async fn close_without_state_returns_every_deposit() {
+    let w = World::new().await;
+    let params = w.params(Address::ZERO, 60, 3);
+    let id = params.channel_id();
+    unwrap(w.a.open(&params, 3 * ETH).await);
+    unwrap(w.b.deposit(&params, ETH).await);
+    // Only participants may do this.
+    assert_revert!(
+        w.eve.close_without_state(id).await,
+        AdjudicatorErrors::NotParticipant(_)
+    );
+    unwrap(w.b.close_without_state(id).await);
+    let info = unwrap(w.a.channel(id).await);
+    assert_eq!(
+        (info.registeredNonce, info.payoutA, info.payoutB),
+        (0, wei(3 * ETH), wei(ETH))
+    );
+
+    // A signed state (any nonce >= 1) still beats the implicit nonce-0 state.
+    let s1 = state(1, [2 * ETH, 2 * ETH], [3 * ETH, ETH], [0, 0]);
+    unwrap(w.a.challenge(&params, &s1, &w.sign(&params, &s1)).await);
+    w.net.advance(61).await.unwrap();
+    let (a0, b0) = (w.eth(w.alice.address()).await, w.eth(w.bob.address()).await);
+    unwrap(w.eve.settle(&params, &s1).await);
+    assert_eq!(w.eth(w.alice.address()).await, a0 + wei(2 * ETH));
+    assert_eq!(w.eth(w.bob.address()).await, b0 + wei(2 * ETH));
+}
+
+#[tokio::test]
+async fn unrecognised_deposits_and_unexecuted_withdrawals_are_paid_at_settle() {
+    let w = World::new().await;
+    let params = w.params(Address::ZERO, 60, 4);
+    unwrap(w.a.open(&params, 4 * ETH).await);
+    unwrap(w.b.deposit(&params, 2 * ETH).await);
+    // The state knows only 3 of Alice's 4 and none of Bob's 2, and authorises Alice to withdraw
+    // 1 that she never executed.
+    let s = state(5, [ETH, ETH], [3 * ETH, 0], [ETH, 0]);
+    unwrap(
+        w.b.close_unilateral(&params, &s, &w.sign(&params, &s))
+            .await,
+    );
+    w.net.advance(61).await.unwrap();
+    let (a0, b0) = (w.eth(w.alice.address()).await, w.eth(w.bob.address()).await);
+    unwrap(w.eve.settle(&params, &s).await);
+    // Alice: balance 1 + unrecognised 1 + unexecuted withdrawal 1; Bob: balance 1 + his 2.
+    assert_eq!(w.eth(w.alice.address()).await, a0 + wei(3 * ETH));
+    assert_eq!(w.eth(w.bob.address()).await, b0 + wei(3 * ETH));
+    assert_eq!(w.eth(w.adjudicator).await, U256::ZERO);
+}
+
+fn htlc(id: u64, from: Side, amount: u128, preimage: B256, expiry: u64) -> Htlc {
+    Htlc {
+        id,
+        from,
+        amount,
+        payment_hash: payment_hash(&preimage),
+        expiry,
+    }
+}
+
+#[tokio::test]
+async fn htlcs_pay_the_receiver_with_a_timely_preimage_else_the_sender() {
+    let w = World::new().await;
+    let params = w.params(Address::ZERO, 100, 5);
+    let id = params.channel_id();
+    let (alice, bob) = (w.alice.address(), w.bob.address());
+    unwrap(w.a.open(&params, 10 * ETH).await);
+    unwrap(w.b.deposit(&params, 5 * ETH).await);
+
+    let now = w.net.now().await.unwrap();
+    let expiry = now + 1_000;
+    let (p1, p2, p3) = (
+        B256::repeat_byte(1),
+        B256::repeat_byte(2),
+        B256::repeat_byte(3),
+    );
+    let s = ChannelState {
+        nonce: 7,
+        balances: [7 * ETH, 4 * ETH],
+        deposits: [10 * ETH, 5 * ETH],
+        withdrawn: [0, 0],
+        htlcs: vec![
+            htlc(1, Side::A, ETH, p1, expiry),
+            htlc(2, Side::A, 2 * ETH, p2, expiry),
+            htlc(1, Side::B, ETH, p3, expiry),
+        ],
+        is_final: false,
+    };
+    s.check_invariant().unwrap();
+    let sigs = w.sign(&params, &s);
+    assert_eq!(
+        unwrap(w.a.state_digest(&params, &s).await),
+        s.digest(&params)
+    );
+    unwrap(w.b.close_unilateral(&params, &s, &sigs).await);
+    w.net.advance(101).await.unwrap();
+
+    // The locks must be exactly those the state committed to.
+    let mut wrong = s.clone();
+    wrong.htlcs[1].amount += 1;
+    assert_revert!(
+        w.eve.settle(&params, &wrong).await,
+        AdjudicatorErrors::LocksMismatch(_)
+    );
+    assert_revert!(
+        w.eve.settle_raw(id, &[]).await,
+        AdjudicatorErrors::LocksMismatch(_)
+    );
+    let (a0, b0) = (w.eth(alice).await, w.eth(bob).await);
+    let r = unwrap(w.eve.settle(&params, &s).await);
+    let registered = receipt_events(w.adjudicator, &r)
+        .into_iter()
+        .filter(|e| matches!(e, AdjudicatorEvent::HtlcRegistered(_)))
+        .count();
+    assert_eq!(registered, 3);
+    assert_eq!(w.eth(alice).await, a0 + wei(7 * ETH));
+    assert_eq!(w.eth(bob).await, b0 + wei(4 * ETH));
+    assert_eq!(w.eth(w.adjudicator).await, wei(4 * ETH));
+    assert_eq!(unwrap(w.a.channel(id).await).lockCount, U256::from(3));
+
+    // Lock 0 (A -> B): a wrong preimage decides nothing before expiry; the right one pays Bob.
+    assert_revert!(
+        w.eve.claim_htlc(id, 0, Some(B256::repeat_byte(9))).await,
+        AdjudicatorErrors::Undetermined(_)
+    );
+    let b1 = w.eth(bob).await;
+    let r = unwrap(w.eve.claim_htlc(id, 0, Some(p1)).await);
+    assert!(matches!(
+        receipt_events(w.adjudicator, &r)[..],
+        [AdjudicatorEvent::PreimageRevealed(_), AdjudicatorEvent::HtlcClaimed(ref e)]
+            if e.to == bob && e.redeemed && e.amount == U256::from(ETH)
+    ));
+    assert_eq!(w.eth(bob).await, b1 + wei(ETH));
+    assert_revert!(
+        w.eve.claim_htlc(id, 0, None).await,
+        AdjudicatorErrors::AlreadyClaimed(_)
+    );
+    assert!(unwrap(w.a.lock(id, 0).await).claimed);
+
+    // Lock 2 (B -> A): Alice reveals in time with the registry, anyone claims later.
+    unwrap(w.a.reveal_preimage(p3).await);
+    let revealed = unwrap(w.a.revealed_at(payment_hash(&p3)).await);
+    assert!(revealed > 0 && revealed <= expiry);
+
+    // Lock 1 (A -> B) undetermined until expiry.
+    assert_revert!(
+        w.eve.claim_htlc(id, 1, None).await,
+        AdjudicatorErrors::Undetermined(_)
+    );
+    w.net.set_next_timestamp(expiry + 1).await.unwrap();
+    // After expiry: revealing p2 now does not count, the lock returns to Alice.
+    let a1 = w.eth(alice).await;
+    let r = unwrap(w.eve.claim_htlc(id, 1, Some(p2)).await);
+    assert!(unwrap(w.a.revealed_at(payment_hash(&p2)).await) > expiry);
+    assert!(matches!(
+        receipt_events(w.adjudicator, &r)[..],
+        [AdjudicatorEvent::PreimageRevealed(_), AdjudicatorEvent::HtlcClaimed(ref e)]
+            if e.to == alice && !e.redeemed
+    ));
+    assert_eq!(w.eth(alice).await, a1 + wei(2 * ETH));
+
+    // Lock 2 claimed after expiry still pays the receiver: the reveal was timely.
+    let a2 = w.eth(alice).await;
+    unwrap(w.eve.claim_htlc(id, 2, None).await);
+    assert_eq!(w.eth(alice).await, a2 + wei(ETH));
+    assert_revert!(
+        w.eve.claim_htlc(id, 3, None).await,
+        AdjudicatorErrors::BadLockIndex(_)
+    );
+    assert_eq!(w.eth(w.adjudicator).await, U256::ZERO);
+}
+
+#[tokio::test]
+async fn expired_htlc_without_preimage_returns_to_sender() {
+    let w = World::new().await;
+    let params = w.params(Address::ZERO, 10, 6);
+    let id = params.channel_id();
+    unwrap(w.a.open(&params, 2 * ETH).await);
+    let expiry = w.net.now().await.unwrap() + 50;
+    let s = ChannelState {
+        nonce: 2,
+        balances: [ETH, 0],
+        deposits: [2 * ETH, 0],
+        withdrawn: [0, 0],
+        htlcs: vec![htlc(1, Side::A, ETH, B256::repeat_byte(4), expiry)],
+        is_final: false,
+    };
+    unwrap(
+        w.a.close_unilateral(&params, &s, &w.sign(&params, &s))
+            .await,
+    );
+    w.net.advance(11).await.unwrap();
+    unwrap(w.eve.settle(&params, &s).await);
+    assert_revert!(
+        w.eve.claim_htlc(id, 0, None).await,
+        AdjudicatorErrors::Undetermined(_)
+    );
+    w.net.advance(50).await.unwrap();
+    let a0 = w.eth(w.alice.address()).await;
+    unwrap(w.eve.claim_htlc(id, 0, None).await);
+    assert_eq!(w.eth(w.alice.address()).await, a0 + wei(ETH));
+}
