@@ -297,3 +297,50 @@ async fn expired_htlc_without_preimage_returns_to_sender() {
     unwrap(w.eve.claim_htlc(id, 0, None).await);
     assert_eq!(w.eth(w.alice.address()).await, a0 + wei(ETH));
 }
+
+#[tokio::test]
+async fn refused_native_payout_is_kept_for_the_recipient() {
+    use alloy::primitives::Bytes;
+    use alloy::providers::ext::AnvilApi;
+
+    let w = World::new().await;
+    let params = w.params(Address::ZERO, 60, 7);
+    let (alice, bob) = (w.alice.address(), w.bob.address());
+    unwrap(w.a.open(&params, 3 * ETH).await);
+    unwrap(w.b.deposit(&params, ETH).await);
+    let mut fin = state(1, [2 * ETH, 2 * ETH], [3 * ETH, ETH], [0, 0]);
+    fin.is_final = true;
+
+    // Bob's address now rejects the native coin (code that always reverts, as an EIP-7702
+    // delegation could); his refusal must not block Alice's payout.
+    let reject = Bytes::from(vec![0x5f, 0x5f, 0xfd]);
+    w.net.provider.anvil_set_code(bob, reject).await.unwrap();
+    let (a0, b0) = (w.eth(alice).await, w.eth(bob).await);
+    let r = unwrap(
+        w.eve
+            .close_cooperative(&params, &fin, &w.sign(&params, &fin))
+            .await,
+    );
+    assert!(receipt_events(w.adjudicator, &r)
+        .iter()
+        .any(|e| matches!(e, AdjudicatorEvent::PaymentDeferred(d) if d.to == bob && d.amount == U256::from(2 * ETH))));
+    assert_eq!(w.eth(alice).await, a0 + wei(2 * ETH));
+    assert_eq!(w.eth(bob).await, b0);
+    let c = w.b.contract();
+    assert_eq!(c.owed(bob).call().await.unwrap(), wei(2 * ETH));
+
+    // Bob claims it later, to an address of his choice.
+    w.net
+        .provider
+        .anvil_set_code(bob, Bytes::new())
+        .await
+        .unwrap();
+    let r = unwrap(l2pay_chain::send(c.claimOwed(bob)).await);
+    assert_eq!(w.eth(bob).await, b0 + wei(2 * ETH) - fee(&r));
+    assert_eq!(c.owed(bob).call().await.unwrap(), U256::ZERO);
+    assert_revert!(
+        l2pay_chain::send(c.claimOwed(bob)).await,
+        AdjudicatorErrors::NothingOwed(_)
+    );
+    assert_eq!(w.eth(w.adjudicator).await, U256::ZERO);
+}
