@@ -344,3 +344,59 @@ async fn refused_native_payout_is_kept_for_the_recipient() {
     );
     assert_eq!(w.eth(w.adjudicator).await, U256::ZERO);
 }
+
+#[tokio::test]
+async fn erc20_unilateral_settle_and_htlc_claim_pay_exact_units() {
+    use l2pay_chain::bindings::TestToken;
+
+    let w = World::new().await;
+    let token = unwrap(l2pay_chain::deploy_test_token(&w.net.wallet(0)).await);
+    let t = TestToken::new(token, w.net.wallet(0));
+    let (alice, bob) = (w.alice.address(), w.bob.address());
+    for (who, client) in [(alice, &w.a), (bob, &w.b)] {
+        unwrap(l2pay_chain::send(t.mint(who, wei(100_000_000))).await);
+        unwrap(client.approve(token, u128::MAX).await);
+    }
+    let params = w.params(token, 30, 8);
+    let id = params.channel_id();
+    unwrap(w.a.open(&params, 20_000_000).await);
+    unwrap(w.b.deposit(&params, 1_000_000).await);
+    let preimage = B256::repeat_byte(0x42);
+    let expiry = w.net.now().await.unwrap() + 3_600;
+    let s = ChannelState {
+        nonce: 9,
+        balances: [15_000_000, 2_500_000],
+        deposits: [20_000_000, 1_000_000],
+        withdrawn: [0, 0],
+        htlcs: vec![htlc(3, Side::A, 3_500_000, preimage, expiry)],
+        is_final: false,
+    };
+    s.check_invariant().unwrap();
+    unwrap(
+        w.b.close_unilateral(&params, &s, &w.sign(&params, &s))
+            .await,
+    );
+    w.net.advance(31).await.unwrap();
+    let a0 = t.balanceOf(alice).call().await.unwrap();
+    let b0 = t.balanceOf(bob).call().await.unwrap();
+    unwrap(w.eve.settle(&params, &s).await);
+    assert_eq!(
+        t.balanceOf(alice).call().await.unwrap(),
+        a0 + wei(15_000_000)
+    );
+    assert_eq!(t.balanceOf(bob).call().await.unwrap(), b0 + wei(2_500_000));
+    assert_eq!(
+        t.balanceOf(w.adjudicator).call().await.unwrap(),
+        wei(3_500_000)
+    );
+    unwrap(w.eve.claim_htlc(id, 0, Some(preimage)).await);
+    assert_eq!(
+        t.balanceOf(bob).call().await.unwrap(),
+        b0 + wei(2_500_000 + 3_500_000)
+    );
+    assert_eq!(t.balanceOf(w.adjudicator).call().await.unwrap(), U256::ZERO);
+    assert_revert!(
+        w.eve.claim_htlc(id, 0, Some(preimage)).await,
+        AdjudicatorErrors::AlreadyClaimed(_)
+    );
+}
