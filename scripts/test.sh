@@ -50,16 +50,23 @@ run "rustfmt" cargo fmt --all -- --check
 run "clippy (native, all targets)" cargo clippy --workspace --all-targets -- -D warnings
 run "clippy (wasm32 surface and its tests)" \
     cargo clippy --target wasm32-unknown-unknown --lib --test wasm_browser --test wasm_node -- -D warnings
+
 # The hub's PostgreSQL store tests need a server: scripts/postgres.sh starts a throwaway one
-# (idempotent; shared by every shell in this checkout, so it is left running, except on CI).
+# (idempotent, shared by every shell in this checkout). On CI a server this run started is
+# stopped again at the end; one that was already running is left alone.
 if [ -f scripts/postgres.sh ] && [ -z "${L2PAY_TEST_POSTGRES_URL:-}" ]; then
     printf '\n==> PostgreSQL for the hub store tests\n    $ eval "$(bash scripts/postgres.sh)"\n'
-    pg_env="$(bash scripts/postgres.sh)" || { summary "PostgreSQL (scripts/postgres.sh)"; exit 1; }
+    pg_log="$(mktemp)"
+    pg_env="$(bash scripts/postgres.sh 2>"$pg_log")" ||
+        { cat "$pg_log" >&2; summary "PostgreSQL (scripts/postgres.sh)"; exit 1; }
+    cat "$pg_log" >&2
     eval "$pg_env"
-    if [ "${CI:-}" = true ]; then
+    if [ "${CI:-}" = true ] && ! grep -q "already running" "$pg_log"; then
         trap 'bash scripts/postgres.sh stop >/dev/null 2>&1 || true' EXIT
     fi
+    rm -f "$pg_log"
 fi
+
 run "native tests (workspace)" cargo test --workspace
 run "wasm tests (headless Chromium + Node)" \
     cargo test --target wasm32-unknown-unknown --test wasm_browser --test wasm_node
