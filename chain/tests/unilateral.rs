@@ -8,6 +8,7 @@ use alloy::primitives::{Address, B256, U256};
 use common::*;
 use l2pay::op::payment_hash;
 use l2pay::{ChannelState, Htlc, Side, Signer};
+use l2pay_chain::convert::{sig_bytes, state_of};
 use l2pay_chain::{receipt_events, AdjudicatorErrors, AdjudicatorEvent, Status};
 
 #[tokio::test]
@@ -399,4 +400,55 @@ async fn erc20_unilateral_settle_and_htlc_claim_pay_exact_units() {
         w.eve.claim_htlc(id, 0, Some(preimage)).await,
         AdjudicatorErrors::AlreadyClaimed(_)
     );
+}
+
+/// The deadline is inclusive for challenges and exclusive for settling. Transactions carry an
+/// explicit gas limit so that they are mined (at the chosen timestamp) instead of failing in
+/// gas estimation.
+#[tokio::test]
+async fn deadline_is_the_last_second_to_challenge_and_settle_needs_the_next() {
+    use l2pay_chain::{send, ChainError};
+
+    let w = World::new().await;
+    let y = w.params(Address::ZERO, 100, 10);
+    let x = w.params(Address::ZERO, 1_000, 11);
+    for p in [&y, &x] {
+        unwrap(w.a.open(p, ETH).await);
+    }
+    let s1 = state(1, [ETH, 0], [ETH, 0], [0, 0]);
+    let s2 = state(2, [ETH / 2, ETH / 2], [ETH, 0], [0, 0]);
+    let s3 = state(3, [ETH / 4, 3 * ETH / 4], [ETH, 0], [0, 0]);
+    unwrap(w.a.close_unilateral(&y, &s1, &w.sign(&y, &s1)).await);
+    unwrap(w.a.close_unilateral(&x, &s1, &w.sign(&x, &s1)).await);
+    let dy = unwrap(w.a.channel(y.channel_id()).await).deadline;
+    let dx = unwrap(w.a.channel(x.channel_id()).await).deadline;
+    let c = w.eve.contract();
+    let gas = 500_000;
+
+    w.net.set_next_timestamp(dy).await.unwrap();
+    let r = send(c.settle(y.channel_id(), vec![]).gas(gas)).await;
+    assert!(matches!(r, Err(ChainError::Reverted(_))), "{r:?}");
+    w.net.set_next_timestamp(dy + 1).await.unwrap();
+    unwrap(send(c.settle(y.channel_id(), vec![]).gas(gas)).await);
+
+    let sig2 = w.sign(&x, &s2);
+    let st2 = state_of(&x, &s2);
+    w.net.set_next_timestamp(dx).await.unwrap();
+    unwrap(
+        send(
+            c.challenge(st2, sig_bytes(&sig2[0]), sig_bytes(&sig2[1]))
+                .gas(gas),
+        )
+        .await,
+    );
+    let sig3 = w.sign(&x, &s3);
+    let st3 = state_of(&x, &s3);
+    w.net.set_next_timestamp(dx + 1).await.unwrap();
+    let r = send(
+        c.challenge(st3, sig_bytes(&sig3[0]), sig_bytes(&sig3[1]))
+            .gas(gas),
+    )
+    .await;
+    assert!(matches!(r, Err(ChainError::Reverted(_))), "{r:?}");
+    assert_eq!(unwrap(w.a.channel(x.channel_id()).await).registeredNonce, 2);
 }
