@@ -29,7 +29,7 @@ inputs="$(
         echo "version $VERSION"
         wasm-bindgen --version
         "$WASM_OPT" --version
-        sha256sum "$0"
+        sha256sum "$ROOT/scripts/build-wasm.sh"
     } | sha256sum | awk '{ print $1 }'
 )"
 
