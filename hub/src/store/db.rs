@@ -253,7 +253,12 @@ impl Store {
             let mut first =
                 tokio::time::timeout(PG_CONNECT_TIMEOUT, PgConnection::connect_with(&options))
                     .await
-                    .map_err(|_| open_err(sqlx::Error::PoolTimedOut))?
+                    .map_err(|_| {
+                        open_err(sqlx::Error::Io(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            format!("no answer within {PG_CONNECT_TIMEOUT:?}"),
+                        )))
+                    })?
                     .map_err(open_err)?;
             sqlx::migrate!("migrations/postgres")
                 .run(&mut first)
