@@ -113,6 +113,8 @@ pub struct Channel {
     channel_id: B256,
     /// Our signature on `snap.latest`, computed lazily.
     my_latest_sig: Option<(u64, Signature)>,
+    /// Our signature on the pending proposal, kept for when it becomes the latest state.
+    my_pending_sig: Option<(u64, Signature)>,
     queue: VecDeque<Op>,
     next_seq: u64,
     durable_seq: u64,
@@ -163,6 +165,7 @@ impl Channel {
             snap,
             signer,
             my_latest_sig: None,
+            my_pending_sig: None,
             queue: VecDeque::new(),
             next_seq: 1,
             durable_seq: 0,
@@ -364,9 +367,11 @@ impl Channel {
             .iter()
             .map(|h| {
                 if h.from == self.snap.me {
-                    h.expiry * 1_000
+                    h.expiry.saturating_mul(1_000)
                 } else {
-                    h.expiry.saturating_sub(self.snap.policy.chain_margin) * 1_000
+                    h.expiry
+                        .saturating_sub(self.snap.policy.chain_margin)
+                        .saturating_mul(1_000)
                 }
             })
             .min();
@@ -579,7 +584,9 @@ impl Channel {
         let p = self.snap.pending.take().expect("caller checked pending");
         let me = self.snap.me;
         let change = ledger_change(&p.op, me, &self.snap.latest, &self.ledger);
+        let nonce = p.state.nonce;
         let payment = self.commit(p.state, peer_sig, p.op, me, change);
+        self.my_latest_sig = self.my_pending_sig.take().filter(|(n, _)| *n == nonce);
         self.sent_at = None;
         self.persist(payment);
     }
@@ -685,7 +692,7 @@ impl Channel {
             .latest
             .htlcs
             .iter()
-            .filter(|h| h.from == me && now >= h.expiry * 1_000)
+            .filter(|h| h.from == me && now >= h.expiry.saturating_mul(1_000))
             .map(|h| h.id)
             .collect();
         for id in due {
@@ -718,7 +725,9 @@ impl Channel {
             .collect();
         let peer = self.snap.me.other();
         let late = self.snap.latest.htlcs.iter().find(|h| {
-            h.from == peer && ids.contains(&h.id) && now >= h.expiry.saturating_sub(margin) * 1_000
+            h.from == peer
+                && ids.contains(&h.id)
+                && now >= h.expiry.saturating_sub(margin).saturating_mul(1_000)
         });
         if let Some(h) = late {
             let reason = format!(

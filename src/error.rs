@@ -4,6 +4,7 @@ use alloy_primitives::{Address, B256};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::serde_util::amount;
 use crate::Amount;
 
 /// A signature that does not prove what it claims.
@@ -23,12 +24,15 @@ pub enum SignatureError {
 
 /// An operation that is not valid on the current state.
 #[derive(Clone, Debug, PartialEq, Eq, Error, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum UpdateError {
     #[error("amount must be greater than zero")]
     ZeroAmount,
     #[error("balance {available} is less than {requested}")]
     Overspend {
+        #[serde(with = "amount")]
         available: Amount,
+        #[serde(with = "amount")]
         requested: Amount,
     },
     #[error("payment id {0} was already used")]
@@ -39,7 +43,9 @@ pub enum UpdateError {
     NotPayee,
     #[error("refund of {requested} exceeds the {remaining} left to refund")]
     RefundExceedsPayment {
+        #[serde(with = "amount")]
         remaining: Amount,
+        #[serde(with = "amount")]
         requested: Amount,
     },
     #[error("no pending HTLC {id} from that side")]
@@ -61,9 +67,19 @@ pub enum UpdateError {
     #[error("only the sender of an HTLC can expire it")]
     NotHtlcSender,
     #[error("deposit total {total} has not been seen on chain (chain shows {seen})")]
-    DepositNotSeen { total: Amount, seen: Amount },
+    DepositNotSeen {
+        #[serde(with = "amount")]
+        total: Amount,
+        #[serde(with = "amount")]
+        seen: Amount,
+    },
     #[error("deposit total {total} does not exceed the recognised {recognised}")]
-    DepositNotIncreasing { total: Amount, recognised: Amount },
+    DepositNotIncreasing {
+        #[serde(with = "amount")]
+        total: Amount,
+        #[serde(with = "amount")]
+        recognised: Amount,
+    },
     #[error("cannot close with pending HTLCs")]
     HtlcsPending,
     #[error("channel is closed by a final state")]

@@ -241,6 +241,7 @@ impl Router {
             payment_hash: incoming.payment_hash,
             expiry,
         };
+        self.touched.push(out);
         if ch.propose(op, now).is_err() {
             propose(&mut self.touched, channels, from, fail, now);
         }

@@ -239,7 +239,6 @@ fn json_amount_must_be_a_string_of_digits() {
 /// Amounts inside a rejection reason (`UpdateError`) are plain `u128` fields without the
 /// decimal-string adapter, so JSON carries them as bare numbers that a JS `Number` rounds.
 #[test]
-#[ignore = "src/error.rs: UpdateError amounts are JSON numbers, not decimal strings"]
 fn json_reject_reason_amounts_are_decimal_strings() {
     for msg in all_messages() {
         let json = to_json(&msg);

@@ -1,0 +1,563 @@
+//! The hub's driver: one task that owns every channel core and the router, feeds them inputs
+//! from connections, the chain watcher and timers, and executes their outputs. It never blocks
+//! on I/O: writes go to the group committer in the background and come back as
+//! [`Command::Persisted`], which releases the messages that waited for them.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use alloy::primitives::{Address, B256};
+use l2pay::channel::{Channel, Event, Output};
+use l2pay::op::{Op, Policy};
+use l2pay::router::{Channels, Router, RoutingPolicy};
+use l2pay::session::Frame;
+use l2pay::signer::{LocalSigner, Signer};
+use l2pay::state::{ChannelParams, Side};
+use l2pay::Amount;
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::metrics::Metrics;
+use crate::store::{GroupCommit, InvoiceRecord, StoredChannel, Write};
+
+/// Fixed settings of a running hub.
+#[derive(Clone, Debug)]
+pub struct HubSettings {
+    pub chain_id: u64,
+    pub adjudicator: Address,
+    pub policy: Policy,
+    pub routing: RoutingPolicy,
+    /// Shortest challenge period (seconds) the hub accepts on a channel.
+    pub min_challenge_period: u64,
+    pub max_channels_per_client: usize,
+}
+
+/// Wall-clock milliseconds: the one place the hub reads the clock for the core.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A payment as the merchant API shows it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentView {
+    pub channel_id: B256,
+    pub payment_id: B256,
+    /// `"received"` by the client, or `"sent"` by it.
+    pub direction: &'static str,
+    pub amount: String,
+    pub refunded: String,
+}
+
+/// A channel as the API shows it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelView {
+    pub channel_id: B256,
+    pub client: Address,
+    pub nonce: u64,
+    pub client_balance: String,
+    pub hub_balance: String,
+    pub locked: String,
+    pub connected: bool,
+}
+
+pub enum Command {
+    Connected {
+        client: Address,
+        conn: u64,
+        tx: mpsc::Sender<Frame>,
+    },
+    Disconnected {
+        client: Address,
+        conn: u64,
+    },
+    Frame {
+        client: Address,
+        frame: Frame,
+    },
+    /// The chain shows `by`'s cumulative deposit in a channel at `total`.
+    ChainDeposit {
+        channel_id: B256,
+        by: Address,
+        total: Amount,
+    },
+    Persisted {
+        items: Vec<(B256, u64)>,
+        ok: bool,
+    },
+    Invoice {
+        record: InvoiceRecord,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Payments {
+        client: Address,
+        reply: oneshot::Sender<Vec<PaymentView>>,
+    },
+    Channels {
+        reply: oneshot::Sender<Vec<ChannelView>>,
+    },
+    /// The latest state of a channel with both signatures, for the watchtower.
+    SignedState {
+        channel_id: B256,
+        reply: oneshot::Sender<Option<SignedLatest>>,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct SignedLatest {
+    pub params: ChannelParams,
+    pub state: l2pay::ChannelState,
+    pub sigs: [l2pay::Signature; 2],
+    /// Preimages the hub knows for HTLCs it receives in this state.
+    pub preimages: Vec<(B256, B256)>,
+}
+
+pub struct HubActor {
+    settings: HubSettings,
+    signer: Arc<LocalSigner>,
+    channels: Channels,
+    by_client: HashMap<Address, Vec<B256>>,
+    /// Deposits the chain showed, by channel and depositor, before or after registration.
+    chain_deposits: HashMap<(B256, Address), Amount>,
+    router: Router,
+    conns: HashMap<Address, (u64, mpsc::Sender<Frame>)>,
+    timers: BinaryHeap<Reverse<(u64, B256)>>,
+    dirty: Vec<B256>,
+    writes: Vec<Write>,
+    seqs: Vec<(B256, u64)>,
+    commit: GroupCommit,
+    tx: mpsc::Sender<Command>,
+    metrics: Arc<Metrics>,
+}
+
+impl HubActor {
+    pub fn new(
+        settings: HubSettings,
+        signer: Arc<LocalSigner>,
+        stored: Vec<StoredChannel>,
+        invoices: Vec<InvoiceRecord>,
+        commit: GroupCommit,
+        tx: mpsc::Sender<Command>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let mut actor = HubActor {
+            router: Router::new(settings.routing.clone()),
+            settings,
+            signer,
+            channels: HashMap::new(),
+            by_client: HashMap::new(),
+            chain_deposits: HashMap::new(),
+            conns: HashMap::new(),
+            timers: BinaryHeap::new(),
+            dirty: Vec::new(),
+            writes: Vec::new(),
+            seqs: Vec::new(),
+            commit,
+            tx,
+            metrics,
+        };
+        for s in stored {
+            let id = s.snapshot.params.channel_id();
+            let client = s.snapshot.params.participants[0];
+            let ch = Channel::restore(s.snapshot, s.payments, actor.signer.clone());
+            actor.channels.insert(id, ch);
+            actor.by_client.entry(client).or_default().push(id);
+        }
+        for inv in invoices {
+            actor.router.register(inv.payment_hash, inv.channel_id);
+        }
+        actor.router.reconcile(&mut actor.channels, now_ms());
+        let touched = actor.router.take_touched();
+        actor.dirty.extend(touched);
+        actor.metrics.channels.set(actor.channels.len() as i64);
+        actor
+    }
+
+    /// Runs until every sender of commands is gone.
+    pub async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        self.flush();
+        loop {
+            let deadline = self.timers.peek().map(|Reverse((t, _))| *t);
+            let sleep = deadline.map_or(Duration::from_secs(3600), |t| {
+                Duration::from_millis(t.saturating_sub(now_ms()))
+            });
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => {
+                        self.handle(cmd);
+                        // Take whatever else is queued before flushing: one group of writes.
+                        while let Ok(cmd) = rx.try_recv() {
+                            self.handle(cmd);
+                        }
+                    }
+                    None => return,
+                },
+                _ = tokio::time::sleep(sleep) => self.fire_timers(),
+            }
+            self.flush();
+        }
+    }
+
+    fn handle(&mut self, cmd: Command) {
+        let now = now_ms();
+        match cmd {
+            Command::Connected { client, conn, tx } => {
+                self.metrics.connections.inc();
+                let params: Vec<ChannelParams> = self
+                    .channels_of(client)
+                    .map(|c| c.params().clone())
+                    .collect();
+                let routing = self.router.policy().clone();
+                let _ = tx.try_send(Frame::Welcome {
+                    channels: params,
+                    routing,
+                });
+                self.conns.insert(client, (conn, tx));
+                for id in self.by_client.get(&client).cloned().unwrap_or_default() {
+                    if let Some(ch) = self.channels.get_mut(&id) {
+                        ch.handle_connected(now);
+                        self.dirty.push(id);
+                    }
+                }
+            }
+            Command::Disconnected { client, conn } => {
+                self.metrics.connections.dec();
+                if self.conns.get(&client).is_some_and(|(c, _)| *c == conn) {
+                    self.conns.remove(&client);
+                    for id in self.by_client.get(&client).cloned().unwrap_or_default() {
+                        if let Some(ch) = self.channels.get_mut(&id) {
+                            ch.handle_disconnected();
+                        }
+                    }
+                }
+            }
+            Command::Frame { client, frame } => self.on_frame(client, frame, now),
+            Command::ChainDeposit {
+                channel_id,
+                by,
+                total,
+            } => {
+                let seen = self.chain_deposits.entry((channel_id, by)).or_insert(0);
+                *seen = (*seen).max(total);
+                if let Some(ch) = self.channels.get_mut(&channel_id) {
+                    if let Some(side) = ch.params().side_of(by) {
+                        ch.handle_chain_deposit(side, total, now);
+                        self.dirty.push(channel_id);
+                    }
+                }
+            }
+            Command::Persisted { items, ok } => {
+                if !ok {
+                    // A failed commit must not release anything: the messages stay held, and
+                    // the channels resume from the last durable state after a restart.
+                    tracing::error!("durable write failed; holding dependent messages");
+                    return;
+                }
+                for (id, seq) in items {
+                    if let Some(ch) = self.channels.get_mut(&id) {
+                        ch.handle_persisted(seq);
+                        self.dirty.push(id);
+                    }
+                }
+            }
+            Command::Invoice { record, reply } => {
+                let ok = self
+                    .channels
+                    .get(&record.channel_id)
+                    .is_some_and(|c| c.params().participants[0] == record.merchant);
+                if ok {
+                    self.router.register(record.payment_hash, record.channel_id);
+                    self.writes.push(Write::Invoice(record));
+                    let _ = reply.send(Ok(()));
+                } else {
+                    let _ = reply.send(Err("the merchant has no channel with this hub".into()));
+                }
+            }
+            Command::Payments { client, reply } => {
+                let views = self.payments_of(client);
+                let _ = reply.send(views);
+            }
+            Command::Channels { reply } => {
+                let views = self.channel_views();
+                let _ = reply.send(views);
+            }
+            Command::SignedState { channel_id, reply } => {
+                let signed = self.channels.get_mut(&channel_id).and_then(|ch| {
+                    let (state, sigs) = ch.signed_latest()?;
+                    let preimages = state
+                        .htlcs
+                        .iter()
+                        .filter_map(|h| {
+                            let p = ch
+                                .ledger()
+                                .payment(&h.payment_hash)
+                                .and_then(|p| p.preimage);
+                            p.map(|p| (h.payment_hash, p))
+                        })
+                        .collect();
+                    Some(SignedLatest {
+                        params: ch.params().clone(),
+                        state,
+                        sigs,
+                        preimages,
+                    })
+                });
+                let _ = reply.send(signed);
+            }
+        }
+    }
+
+    fn on_frame(&mut self, client: Address, frame: Frame, now: u64) {
+        self.metrics.frames_in.inc();
+        match frame {
+            Frame::Register { params } => {
+                if let Err(msg) = self.register(client, params.clone(), now) {
+                    self.error_to(client, "BAD_CHANNEL", msg);
+                } else {
+                    self.send_to(
+                        client,
+                        Frame::Registered {
+                            channel_id: params.channel_id(),
+                        },
+                    );
+                }
+            }
+            Frame::Channel(msg) => {
+                let id = msg.channel_id();
+                let Some(ch) = self
+                    .channels
+                    .get_mut(&id)
+                    .filter(|c| c.params().participants[0] == client)
+                else {
+                    self.metrics.frames_rejected.inc();
+                    self.error_to(
+                        client,
+                        "UNKNOWN_CHANNEL",
+                        format!("no channel {id} with this client"),
+                    );
+                    return;
+                };
+                if let Err(e) = ch.handle_message(msg, now) {
+                    self.metrics.frames_rejected.inc();
+                    if e.requires_chain() {
+                        tracing::warn!(channel = %id, error = %e, "peer violated the protocol");
+                    }
+                    self.dirty.push(id);
+                    self.error_to(client, e.code(), e.to_string());
+                    return;
+                }
+                self.dirty.push(id);
+            }
+            Frame::Challenge { .. }
+            | Frame::Auth { .. }
+            | Frame::Welcome { .. }
+            | Frame::Registered { .. }
+            | Frame::Error { .. } => {
+                self.metrics.frames_rejected.inc();
+                self.error_to(
+                    client,
+                    "UNEXPECTED_FRAME",
+                    "frame not valid at this point".into(),
+                );
+            }
+        }
+    }
+
+    fn register(&mut self, client: Address, params: ChannelParams, now: u64) -> Result<(), String> {
+        let s = &self.settings;
+        if params.participants != [client, self.signer.address()] {
+            return Err("participants must be [client, hub]".into());
+        }
+        if params.chain_id != s.chain_id || params.adjudicator != s.adjudicator {
+            return Err("wrong chain or adjudicator".into());
+        }
+        if params.challenge_period < s.min_challenge_period {
+            return Err(format!(
+                "challenge period must be at least {}s",
+                s.min_challenge_period
+            ));
+        }
+        let id = params.channel_id();
+        if self.channels.contains_key(&id) {
+            return Ok(());
+        }
+        if self.channels_of(client).count() >= s.max_channels_per_client {
+            return Err("too many channels for this client".into());
+        }
+        let mut ch = Channel::new(params, Side::B, self.signer.clone(), s.policy.clone());
+        for side in [Side::A, Side::B] {
+            let who = ch.params().address(side);
+            if let Some(total) = self.chain_deposits.get(&(id, who)) {
+                ch.handle_chain_deposit(side, *total, now);
+            }
+        }
+        if self.conns.contains_key(&client) {
+            ch.handle_connected(now);
+        }
+        self.channels.insert(id, ch);
+        self.by_client.entry(client).or_default().push(id);
+        self.metrics.channels.set(self.channels.len() as i64);
+        self.dirty.push(id);
+        Ok(())
+    }
+
+    fn fire_timers(&mut self) {
+        let now = now_ms();
+        while let Some(Reverse((t, id))) = self.timers.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            if let Some(ch) = self.channels.get_mut(&id) {
+                if ch.poll_timeout().is_some_and(|d| d <= now) {
+                    ch.handle_timeout(now);
+                    self.dirty.push(id);
+                }
+            }
+        }
+    }
+
+    /// Drains the outputs of every channel touched since the last flush and starts one group
+    /// commit for all the writes they asked for.
+    fn flush(&mut self) {
+        let now = now_ms();
+        let mut seen = HashSet::new();
+        while let Some(id) = self.dirty.pop() {
+            seen.insert(id);
+            while let Some(out) = self.channels.get_mut(&id).and_then(Channel::poll_output) {
+                match out {
+                    Output::Persist(p) => {
+                        self.seqs.push((id, p.seq));
+                        if let Some((pid, payment)) = p.payment {
+                            self.writes.push(Write::Payment {
+                                channel_id: id,
+                                payment_id: pid,
+                                payment,
+                            });
+                        }
+                        self.writes.push(Write::Snapshot {
+                            channel_id: id,
+                            snapshot: Box::new(p.snapshot),
+                        });
+                    }
+                    Output::Send(m) => {
+                        let client = self.channels[&id].params().participants[0];
+                        self.send_to(client, Frame::Channel(m));
+                    }
+                    Output::Event(e) => self.on_event(id, e, now),
+                }
+            }
+        }
+        for id in seen {
+            if let Some(t) = self.channels.get(&id).and_then(Channel::poll_timeout) {
+                self.timers.push(Reverse((t, id)));
+            }
+        }
+        if !self.writes.is_empty() {
+            let writes = std::mem::take(&mut self.writes);
+            let items = std::mem::take(&mut self.seqs);
+            // Queued now, so writes reach the database in the order the cores asked for them;
+            // a group completes only after every earlier group, so confirmations are safe in
+            // any order.
+            let durable = self.commit.enqueue(writes);
+            let tx = self.tx.clone();
+            tokio::spawn(async move {
+                let ok = durable.await.is_ok();
+                let _ = tx.send(Command::Persisted { items, ok }).await;
+            });
+        }
+    }
+
+    fn on_event(&mut self, id: B256, e: Event, now: u64) {
+        tracing::debug!(channel = %id, event = ?e, "channel event");
+        match &e {
+            Event::Updated { op, .. } => {
+                self.metrics.updates.inc();
+                if matches!(op, Op::SettleHtlc { .. }) && self.channels[&id].me() == Side::B {
+                    self.metrics.htlcs_settled.inc();
+                }
+            }
+            Event::GoToChain { reason } => {
+                tracing::warn!(channel = %id, %reason, "channel must go to chain");
+            }
+            Event::ProposalRejected { op, reason } => {
+                tracing::debug!(channel = %id, ?op, ?reason, "proposal rejected");
+            }
+        }
+        self.router.on_event(id, &e, &mut self.channels, now);
+        let touched = self.router.take_touched();
+        self.dirty.extend(touched);
+    }
+
+    fn send_to(&mut self, client: Address, frame: Frame) {
+        if let Some((_, tx)) = self.conns.get(&client) {
+            if tx.try_send(frame).is_err() {
+                // A client that does not read its socket loses the frame; it resynchronises
+                // with Reestablish when it reconnects.
+                self.metrics.frames_dropped.inc();
+            }
+        }
+    }
+
+    fn error_to(&mut self, client: Address, code: &str, message: String) {
+        self.send_to(
+            client,
+            Frame::Error {
+                code: code.into(),
+                message,
+            },
+        );
+    }
+
+    fn channels_of(&self, client: Address) -> impl Iterator<Item = &Channel> {
+        self.by_client
+            .get(&client)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.channels.get(id))
+    }
+
+    fn payments_of(&self, client: Address) -> Vec<PaymentView> {
+        let mut out = vec![];
+        for ch in self.channels_of(client) {
+            for (pid, p) in ch.ledger().payments() {
+                out.push(PaymentView {
+                    channel_id: ch.id(),
+                    payment_id: *pid,
+                    direction: if p.payer == Side::A {
+                        "sent"
+                    } else {
+                        "received"
+                    },
+                    amount: p.amount.to_string(),
+                    refunded: p.refunded.to_string(),
+                });
+            }
+        }
+        out
+    }
+
+    fn channel_views(&self) -> Vec<ChannelView> {
+        self.channels
+            .values()
+            .map(|ch| {
+                let s = ch.latest();
+                let client = ch.params().participants[0];
+                ChannelView {
+                    channel_id: ch.id(),
+                    client,
+                    nonce: s.nonce,
+                    client_balance: s.balances[0].to_string(),
+                    hub_balance: s.balances[1].to_string(),
+                    locked: s.locked().to_string(),
+                    connected: self.conns.contains_key(&client),
+                }
+            })
+            .collect()
+    }
+}
