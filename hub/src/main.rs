@@ -56,7 +56,14 @@ async fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&cfg.data_dir).context("creating the data dir")?;
     let signer = Arc::new(load_or_create_key(&cfg.key_file())?);
     let chain_key = PrivateKeySigner::from_bytes(&B256::from(signer.secret_bytes()))?;
+    // Nonces come from the node for every transaction: alloy's default cached nonce manager
+    // skips a nonce when gas estimation fails (a call that would revert, e.g. a challenge that
+    // lost a race), which would leave every later transaction of the hub stuck behind the gap.
     let provider = ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .with_simple_nonce_management()
+        .with_gas_estimation()
+        .fetch_chain_id()
         .wallet(EthereumWallet::from(chain_key))
         .connect_http(cfg.rpc_url.parse().context("rpc url")?)
         .erased();
