@@ -22,6 +22,9 @@ use tokio::sync::{mpsc, oneshot};
 use crate::metrics::Metrics;
 use crate::store::{GroupCommit, InvoiceRecord, StoredChannel, Write};
 
+/// Error code sent on a connection that a newer one with the same key replaced.
+pub const REPLACED: &str = "REPLACED";
+
 /// Fixed settings of a running hub.
 #[derive(Clone, Debug)]
 pub struct HubSettings {
@@ -217,7 +220,13 @@ impl HubActor {
                     channels: params,
                     routing,
                 });
-                self.conns.insert(client, (conn, tx));
+                if let Some((_, old)) = self.conns.insert(client, (conn, tx)) {
+                    // One live connection per key: the newest wins, the older one is closed.
+                    let _ = old.try_send(Frame::Error {
+                        code: REPLACED.into(),
+                        message: "another connection authenticated with this key".into(),
+                    });
+                }
                 for id in self.by_client.get(&client).cloned().unwrap_or_default() {
                     if let Some(ch) = self.channels.get_mut(&id) {
                         ch.handle_connected(now);

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::actor::{now_ms, Command};
+use crate::actor::{now_ms, Command, REPLACED};
 use crate::metrics::Metrics;
 use crate::store::InvoiceRecord;
 
@@ -332,7 +332,8 @@ async fn session(socket: WebSocket, s: AppState) {
     }
     let writer = tokio::spawn(async move {
         while let Some(frame) = rx.recv().await {
-            if sink.send(binary(&frame)).await.is_err() {
+            let replaced = matches!(&frame, Frame::Error { code, .. } if code == REPLACED);
+            if sink.send(binary(&frame)).await.is_err() || replaced {
                 break;
             }
         }

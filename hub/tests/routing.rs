@@ -3,19 +3,34 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use l2pay::op::{payment_hash, Op};
-use l2pay::state::Side;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pay_an_invoice_then_refund_it() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter("l2pay_hub=debug")
-        .with_test_writer()
-        .try_init();
-    let net = Net::start(&[]).await;
+/// Runs a scenario once on SQLite and once on PostgreSQL.
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
+on_both_databases!(
+    pay_an_invoice_then_refund_it,
+    concurrent_payments_from_many_shoppers,
+    unknown_invoice_fails_back_to_the_shopper,
+);
+
+async fn pay_an_invoice_then_refund_it(backend: Backend) {
+    let net = Net::start_on(backend, &[]).await;
     let shopper = net.client(2, true).await;
     let merchant = net.client(3, false).await;
     let sp = net.open_channel(&shopper, 2, ETH, 0).await;
@@ -67,9 +82,8 @@ async fn pay_an_invoice_then_refund_it() {
     assert!(err.is_err());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_payments_from_many_shoppers() {
-    let net = Net::start(&[]).await;
+async fn concurrent_payments_from_many_shoppers(backend: Backend) {
+    let net = Net::start_on(backend, &[]).await;
     let merchant = net.client(3, false).await;
     let mp = net.open_channel(&merchant, 3, 0, 10 * ETH).await;
     let mut shoppers = vec![];
@@ -102,11 +116,9 @@ async fn concurrent_payments_from_many_shoppers() {
     }
 }
 
-/// The merchant vanishes after the hub forwarded the HTLC: the payment fails on both
-/// channels and every balance returns.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unknown_invoice_fails_back_to_the_shopper() {
-    let net = Net::start(&[]).await;
+/// An invoice the hub has no route for: the hub fails the HTLC and every balance returns.
+async fn unknown_invoice_fails_back_to_the_shopper(backend: Backend) {
+    let net = Net::start_on(backend, &[]).await;
     let shopper = net.client(2, false).await;
     let sp = net.open_channel(&shopper, 2, ETH, 0).await;
     // An invoice the hub never heard of: no route, the hub fails the HTLC at once.
@@ -139,6 +151,4 @@ async fn unknown_invoice_fails_back_to_the_shopper() {
     );
     let s = wait_for(&shopper, sp.channel_id(), |s| s.htlcs.is_empty()).await;
     assert_eq!(s.balances, [ETH, 0]);
-    let _ = Side::A;
-    tokio::time::sleep(Duration::from_millis(10)).await;
 }

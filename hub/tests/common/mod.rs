@@ -38,13 +38,58 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Which database the hub runs on.
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    /// A fresh database on the server named by `L2PAY_TEST_POSTGRES_URL`
+    /// (`eval "$(bash scripts/postgres.sh)"` starts one; `scripts/test.sh` does).
+    Postgres,
+}
+
+/// Creates an empty PostgreSQL database for one test and returns its URL.
+async fn postgres_database() -> String {
+    use sqlx::Connection;
+    let server = std::env::var("L2PAY_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!(
+            "L2PAY_TEST_POSTGRES_URL is not set: run `eval \"$(bash scripts/postgres.sh)\"` first"
+        )
+    });
+    let mut salt = [0u8; 6];
+    getrandom::fill(&mut salt).unwrap();
+    let name = format!("l2pay_hub_{}", alloy::hex::encode(salt));
+    let mut admin = sqlx::PgConnection::connect(&server)
+        .await
+        .expect("reach PostgreSQL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create database");
+    let (base, query) = server
+        .split_once('?')
+        .map_or((server.as_str(), None), |(b, q)| (b, Some(q)));
+    let root = base.rsplit_once('/').map_or(base, |(r, _)| r);
+    match query {
+        Some(q) => format!("{root}/{name}?{q}"),
+        None => format!("{root}/{name}"),
+    }
+}
+
 impl Net {
-    /// anvil + adjudicator + a hub on SQLite (or on `L2PAY_TEST_DATABASE`, when a test asks).
+    /// anvil + adjudicator + a hub on SQLite.
     pub async fn start(extra_args: &[&str]) -> Net {
+        Self::start_on(Backend::Sqlite, extra_args).await
+    }
+
+    /// anvil + adjudicator + a hub on the given database.
+    pub async fn start_on(backend: Backend, extra_args: &[&str]) -> Net {
         let devnet = Devnet::spawn().await.expect("anvil");
         let adjudicator = deploy_adjudicator(&devnet.wallet(0)).await.expect("deploy");
         let data = tempfile::tempdir().unwrap();
-        let database_url = format!("sqlite://{}", data.path().join("hub.sqlite").display());
+        let database_url = match backend {
+            Backend::Sqlite => format!("sqlite://{}", data.path().join("hub.sqlite").display()),
+            Backend::Postgres => postgres_database().await,
+        };
         let mut net = Net {
             devnet,
             adjudicator,
@@ -61,13 +106,6 @@ impl Net {
         .unwrap();
         net.start_hub().await;
         net
-    }
-
-    /// Uses PostgreSQL at `url` instead of SQLite (the hub is restarted).
-    pub async fn use_database(&mut self, url: &str) {
-        self.kill_hub();
-        self.database_url = url.to_string();
-        self.start_hub().await;
     }
 
     pub async fn start_hub(&mut self) {
