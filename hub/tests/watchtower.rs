@@ -222,3 +222,27 @@ async fn hub_catches_a_stale_close_across_restarts() {
     net.start_hub().await;
     expect_settlement(&net, &params, &newest).await;
 }
+
+/// A close on the newest state is not challenged; the hub still settles it after the window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hub_settles_an_honest_close_without_challenging() {
+    let net = Net::start(&[]).await;
+    let (params, _, _, newest) = setup(&net).await;
+    let sigs = doubly_signed(&net, &params, &newest).await;
+    let receipt = net
+        .chain(SHOPPER)
+        .close_unilateral(&params, &newest, &sigs)
+        .await
+        .expect("close on the newest state");
+    // Give the hub a few polls: it must not try to challenge (nothing newer to register).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let id = params.channel_id();
+    let events = fetch_events(&net.devnet.provider, net.adjudicator, 0, None, Some(id))
+        .await
+        .unwrap();
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e.event, AdjudicatorEvent::Challenged(_))));
+    assert!(receipt.status());
+    expect_settlement(&net, &params, &newest).await;
+}
