@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::eip712;
 use crate::error::SignatureError;
+use crate::op::Policy;
 use crate::router::RoutingPolicy;
 use crate::signer::{Signature, Signer};
 use crate::state::ChannelParams;
@@ -25,10 +26,11 @@ pub enum Frame {
     },
     /// Client → hub: the signed challenge.
     Auth { client: Address, sig: Signature },
-    /// Hub → client: authenticated; the channels the hub holds with this client and the
-    /// hub's routing fees and expiry rules.
+    /// Hub → client: authenticated; the channels the hub holds with this client, the
+    /// channel policy both ends must enforce, and the hub's routing fees and expiry rules.
     Welcome {
         channels: Vec<ChannelParams>,
+        policy: Policy,
         routing: RoutingPolicy,
     },
     /// Client → hub: track this channel (opened on chain, the hub is participant B).

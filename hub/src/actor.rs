@@ -218,6 +218,7 @@ impl HubActor {
                 let routing = self.router.policy().clone();
                 let _ = tx.try_send(Frame::Welcome {
                     channels: params,
+                    policy: self.settings.policy.clone(),
                     routing,
                 });
                 if let Some((_, old)) = self.conns.insert(client, (conn, tx)) {

@@ -73,6 +73,7 @@ enum Cmd {
     Invoice(B256, B256, Amount),
     State(B256, oneshot::Sender<Option<ChannelView>>),
     DropConnection,
+    Shutdown,
 }
 
 /// A handle to a running client; cheap to clone.
@@ -84,6 +85,8 @@ pub struct HubClient {
     pub hub: Address,
     pub chain_id: u64,
     pub adjudicator: Address,
+    /// The channel policy the hub enforces (both ends of a channel must agree on it).
+    pub policy: Policy,
     pub routing: RoutingPolicy,
     http: String,
 }
@@ -100,6 +103,7 @@ impl HubClient {
             hub,
             chain_id,
             adjudicator,
+            policy,
             routing,
         } = hello;
         let (cmd, rx) = mpsc::channel(1_024);
@@ -112,6 +116,7 @@ impl HubClient {
             payments: HashMap::new(),
             invoices: HashMap::new(),
             pending_open: HashMap::new(),
+            policy: policy.clone(),
             events: events.clone(),
             out: None,
         };
@@ -128,6 +133,7 @@ impl HubClient {
             hub,
             chain_id,
             adjudicator,
+            policy,
             routing,
             http,
         })
@@ -195,10 +201,11 @@ impl HubClient {
         inv.check_expiry(now_ms())
             .map_err(|e| ClientError::Invoice(e.to_string()))?;
         let amount = self.routing.amount_to_send(inv.request.amount);
+        // Long enough for the hub's forward to meet the merchant's minimum, plus a margin.
         let expiry = now_ms() / 1_000
-            + Policy::default().min_htlc_expiry_delta
+            + self.policy.min_htlc_expiry_delta
             + self.routing.expiry_delta
-            + 300;
+            + self.policy.chain_margin;
         let hash = inv.request.payment_hash;
         self.ask(|reply| Cmd::Pay {
             channel_id,
@@ -251,6 +258,12 @@ impl HubClient {
         self.ask(|r| Cmd::State(channel_id, r))
             .await?
             .ok_or(ClientError::UnknownChannel(channel_id))
+    }
+
+    /// Stops the client for good: it disconnects and never comes back (tests: a shopper who
+    /// closes the tab mid-payment).
+    pub async fn shutdown(&self) {
+        let _ = self.cmd.send(Cmd::Shutdown).await;
     }
 
     /// Drops the WebSocket (tests: a network failure); the driver reconnects with backoff.
@@ -316,6 +329,7 @@ struct Hello {
     hub: Address,
     chain_id: u64,
     adjudicator: Address,
+    policy: Policy,
     routing: RoutingPolicy,
 }
 
@@ -359,12 +373,15 @@ async fn dial(url: &str, signer: &LocalSigner) -> Result<(Conn, Hello), ClientEr
     )
     .await?;
     match next_frame(&mut conn).await? {
-        Frame::Welcome { routing, .. } => Ok((
+        Frame::Welcome {
+            policy, routing, ..
+        } => Ok((
             conn,
             Hello {
                 hub,
                 chain_id,
                 adjudicator,
+                policy,
                 routing,
             },
         )),
@@ -385,6 +402,7 @@ struct Driver {
     /// The merchant's invoices: payment hash → (preimage, amount due).
     invoices: HashMap<B256, (B256, Amount)>,
     pending_open: HashMap<B256, oneshot::Sender<Result<B256, ClientError>>>,
+    policy: Policy,
     events: broadcast::Sender<ClientEvent>,
     out: Option<mpsc::UnboundedSender<Frame>>,
 }
@@ -474,6 +492,10 @@ impl Driver {
                 }
                 cmd = rx.recv() => match cmd {
                     Some(Cmd::DropConnection) => break,
+                    Some(Cmd::Shutdown) => {
+                        let _ = sink.close().await;
+                        return false;
+                    }
                     Some(cmd) => self.on_cmd(cmd).await,
                     None => return false,
                 },
@@ -542,7 +564,7 @@ impl Driver {
                         params.clone(),
                         Side::A,
                         self.signer.clone(),
-                        Policy::default(),
+                        self.policy.clone(),
                     );
                     ch.handle_connected(now);
                     self.channels.insert(id, ch);
@@ -609,7 +631,7 @@ impl Driver {
                 });
                 let _ = reply.send(s);
             }
-            Cmd::DropConnection => {}
+            Cmd::DropConnection | Cmd::Shutdown => {}
         }
     }
 

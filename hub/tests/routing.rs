@@ -152,3 +152,36 @@ async fn unknown_invoice_fails_back_to_the_shopper(backend: Backend) {
     let s = wait_for(&shopper, sp.channel_id(), |s| s.htlcs.is_empty()).await;
     assert_eq!(s.balances, [ETH, 0]);
 }
+
+/// The merchant vanishes after the invoice was issued: the hub's forward is never agreed, the
+/// shopper's HTLC expires, both sides fail it, and every balance returns to where it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vanished_peer_payment_expires_on_both_sides() {
+    let net = Net::start(&[
+        "--min-htlc-expiry",
+        "2",
+        "--expiry-delta",
+        "2",
+        "--chain-margin",
+        "1",
+    ])
+    .await;
+    let shopper = net.client(2, true).await;
+    let merchant = net.client(3, true).await;
+    let sid = net.open_channel(&shopper, 2, ETH, 0).await.channel_id();
+    let mid = net.open_channel(&merchant, 3, 0, ETH).await.channel_id();
+    let invoice = merchant
+        .create_invoice(777, "never delivered", 600)
+        .await
+        .unwrap();
+    merchant.shutdown().await;
+
+    let err = shopper.pay_invoice(sid, &invoice).await.unwrap_err();
+    assert!(
+        matches!(err, l2pay_hub::client::ClientError::PaymentFailed(_)),
+        "{err:?}"
+    );
+    let s = wait_for(&shopper, sid, |s| s.htlcs.is_empty()).await;
+    assert_eq!(s.balances, [ETH, 0]);
+    s.check_invariant().unwrap();
+}
