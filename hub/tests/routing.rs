@@ -169,7 +169,7 @@ async fn vanished_peer_payment_expires_on_both_sides() {
     let shopper = net.client(2, true).await;
     let merchant = net.client(3, true).await;
     let sid = net.open_channel(&shopper, 2, ETH, 0).await.channel_id();
-    let mid = net.open_channel(&merchant, 3, 0, ETH).await.channel_id();
+    net.open_channel(&merchant, 3, 0, ETH).await;
     let invoice = merchant
         .create_invoice(777, "never delivered", 600)
         .await
