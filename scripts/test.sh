@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command: formatting, lints, native tests (the whole workspace), the wasm tests
 # in headless Chromium and in Node, the contract artifact check and the end-to-end browser
-# tests (tests/e2e/, after scripts/build-wasm.sh). Stops at the first failure. Run scripts/setup.sh once first.
+# tests (tests/e2e/, after scripts/build-wasm.sh). Stops at the first failure and prints a
+# summary with timings. Run scripts/setup.sh once first.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
