@@ -246,3 +246,142 @@ async fn hub_settles_an_honest_close_without_challenging() {
     assert!(receipt.status());
     expect_settlement(&net, &params, &newest).await;
 }
+
+/// A TCP relay in front of the hub that can hold every byte in both directions (a peer that
+/// stops answering without disconnecting).
+struct Relay {
+    port: u16,
+    hold: tokio::sync::watch::Sender<bool>,
+}
+
+impl Relay {
+    async fn start(hub_port: u16) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (hold, _) = tokio::sync::watch::channel(false);
+        let held = hold.subscribe();
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let Ok(outbound) = tokio::net::TcpStream::connect(("127.0.0.1", hub_port)).await
+                else {
+                    continue;
+                };
+                let (ri, wi) = inbound.into_split();
+                let (ro, wo) = outbound.into_split();
+                tokio::spawn(pump(ri, wo, held.clone()));
+                tokio::spawn(pump(ro, wi, held.clone()));
+            }
+        });
+        Relay { port, hold }
+    }
+
+    fn url(&self) -> String {
+        format!("ws://127.0.0.1:{}/ws", self.port)
+    }
+
+    fn set_hold(&self, on: bool) {
+        self.hold.send_replace(on);
+    }
+}
+
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut held: tokio::sync::watch::Receiver<bool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if held.wait_for(|h| !*h).await.is_err() || to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A routed payment whose incoming HTLC the shopper never lets the hub settle (it went away
+/// after the merchant was paid), then a stale close: the hub challenges with the state holding
+/// the HTLC, reveals the preimage before the lock expires, settles with the lock, and claims it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the actor's SignedState to return preimages learned on the outgoing channel"]
+async fn hub_claims_an_incoming_htlc_after_a_stale_close() {
+    let net = Net::start(&[]).await;
+    let shopper = net.client(SHOPPER, true).await;
+    let relay = Relay::start(net.port).await;
+    let merchant = HubClient::connect(
+        &relay.url(),
+        std::sync::Arc::new(net.devnet.signer(3)),
+        None,
+    )
+    .await
+    .expect("merchant connects through the relay");
+    let sp = net.open_channel(&shopper, SHOPPER, ETH, 0).await;
+    let mp = net.open_channel(&merchant, 3, 0, ETH).await;
+    let (sid, mid) = (sp.channel_id(), mp.channel_id());
+
+    let stale = pay(&shopper, sid, PAYMENTS[0], PAYMENTS[0]).await;
+    let sigs = doubly_signed(&net, &sp, &stale).await;
+
+    // The hub's forward to the merchant waits in the relay while the shopper locks the HTLC
+    // and then goes away.
+    let invoice = merchant.create_invoice(250_000, "held", 600).await.unwrap();
+    relay.set_hold(true);
+    let payer = shopper.clone();
+    let paying = tokio::spawn(async move { payer.pay_invoice(sid, &invoice).await });
+    let locked = wait_for(&shopper, sid, |s| s.htlcs.len() == 1).await;
+    paying.abort();
+    let _ = paying.await;
+    drop(shopper);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    relay.set_hold(false);
+    wait_for(&merchant, mid, |s| {
+        s.balances[0] == 250_000 && s.htlcs.is_empty()
+    })
+    .await;
+    let htlc = locked.htlcs[0].clone();
+
+    let deadline = close_stale(&net, &sp, &stale, &sigs).await;
+    let e = wait_chain_event(&net, sid, |e| matches!(e, AdjudicatorEvent::Challenged(_))).await;
+    let AdjudicatorEvent::Challenged(c) = &e.event else {
+        unreachable!()
+    };
+    assert_eq!(c.by, net.hub_address());
+    assert_eq!(c.nonce, U256::from(locked.nonce));
+    assert!(block_time(&net, e.block_number.unwrap()).await <= deadline);
+    assert!(htlc.expiry < deadline, "the lock expires inside the window");
+
+    // The hub reveals the preimage while the lock can still redeem.
+    let chain = net.chain(SHOPPER);
+    let mut revealed = 0;
+    for _ in 0..300 {
+        revealed = chain.revealed_at(htlc.payment_hash).await.unwrap();
+        if revealed != 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        revealed != 0 && revealed <= htlc.expiry,
+        "revealed at {revealed}"
+    );
+
+    net.devnet.advance(sp.challenge_period + 1).await.unwrap();
+    let e = wait_chain_event(&net, sid, |e| matches!(e, AdjudicatorEvent::Settled(_))).await;
+    let AdjudicatorEvent::Settled(s) = &e.event else {
+        unreachable!()
+    };
+    assert_eq!(s.nonce, U256::from(locked.nonce));
+    assert_eq!(s.payoutA, U256::from(locked.balances[0]));
+    assert_eq!(s.payoutB, U256::from(locked.balances[1]));
+    assert_eq!(s.lockCount, U256::from(1));
+    let e = wait_chain_event(&net, sid, |e| matches!(e, AdjudicatorEvent::HtlcClaimed(_))).await;
+    let AdjudicatorEvent::HtlcClaimed(claimed) = &e.event else {
+        unreachable!()
+    };
+    assert_eq!(claimed.to, net.hub_address());
+    assert_eq!(claimed.amount, U256::from(htlc.amount));
+    assert!(claimed.redeemed);
+}
