@@ -325,7 +325,8 @@ fn downstream_refunds(channels: &Channels, hash: &B256, except: B256) -> Option<
     })
 }
 
-fn known_preimage(channels: &Channels, hash: &B256) -> Option<B256> {
+/// The preimage of `hash` if any channel's ledger recorded it (an HTLC settled with it).
+pub fn known_preimage(channels: &Channels, hash: &B256) -> Option<B256> {
     channels
         .values()
         .find_map(|ch| ch.ledger().payment(hash).and_then(|p| p.preimage))

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use alloy::primitives::{Address, B256};
 use l2pay::channel::{Channel, Event, Output};
 use l2pay::op::{Op, Policy};
-use l2pay::router::{Channels, Router, RoutingPolicy};
+use l2pay::router::{known_preimage, Channels, Router, RoutingPolicy};
 use l2pay::session::Frame;
 use l2pay::signer::{LocalSigner, Signer};
 use l2pay::state::{ChannelParams, Side};
@@ -299,23 +299,25 @@ impl HubActor {
             Command::SignedState { channel_id, reply } => {
                 let signed = self.channels.get_mut(&channel_id).and_then(|ch| {
                     let (state, sigs) = ch.signed_latest()?;
-                    let preimages = state
-                        .htlcs
-                        .iter()
-                        .filter_map(|h| {
-                            let p = ch
-                                .ledger()
-                                .payment(&h.payment_hash)
-                                .and_then(|p| p.preimage);
-                            p.map(|p| (h.payment_hash, p))
-                        })
-                        .collect();
                     Some(SignedLatest {
                         params: ch.params().clone(),
                         state,
                         sigs,
-                        preimages,
+                        preimages: Vec::new(),
                     })
+                });
+                // Preimages are learned on other channels (the merchant's settle).
+                let signed = signed.map(|mut s| {
+                    s.preimages = s
+                        .state
+                        .htlcs
+                        .iter()
+                        .filter_map(|h| {
+                            known_preimage(&self.channels, &h.payment_hash)
+                                .map(|p| (h.payment_hash, p))
+                        })
+                        .collect();
+                    s
                 });
                 let _ = reply.send(signed);
             }
