@@ -51,6 +51,9 @@ pub struct Watcher {
 struct Watched {
     /// The last state the hub registered by `challenge` (its locks are needed to settle it).
     submitted: Option<ChannelState>,
+    /// The registered state's locks are unknown to the hub (said once per run).
+    #[serde(skip)]
+    unknown_logged: bool,
 }
 
 type WatchSet = BTreeMap<B256, Watched>;
@@ -268,11 +271,16 @@ impl Watcher {
                 }
                 if now > info.deadline {
                     let Some(locks) = settle_locks(info.locksRoot, w, signed.as_ref()) else {
-                        tracing::warn!(
-                            channel = %id,
-                            nonce = info.registeredNonce,
-                            "registered state unknown to the hub; cannot settle it"
-                        );
+                        // E.g. the peer registered the hub's own proposal, countersigned but
+                        // never acknowledged: the peer (or anyone with its locks) settles it.
+                        if !w.unknown_logged {
+                            w.unknown_logged = true;
+                            tracing::warn!(
+                                channel = %id,
+                                nonce = info.registeredNonce,
+                                "registered state unknown to the hub; cannot settle it"
+                            );
+                        }
                         return Ok(step);
                     };
                     let r = chain.settle_raw(id, &locks).await?;
@@ -288,7 +296,10 @@ impl Watcher {
                 }
                 Ok(step)
             }
-            Status::Closed => self.claim(chain, id, signed.as_ref(), now).await,
+            Status::Closed => {
+                let count = info.lockCount.saturating_to();
+                self.claim(chain, id, count, signed.as_ref(), now).await
+            }
         }
     }
 
@@ -318,10 +329,10 @@ impl Watcher {
         &self,
         chain: &AdjudicatorClient,
         id: B256,
+        count: u64,
         signed: Option<&SignedLatest>,
         now: u64,
     ) -> anyhow::Result<Step> {
-        let count: u64 = chain.channel(id).await?.lockCount.saturating_to();
         let mut open = false;
         for index in 0..count {
             let l = chain.lock(id, index).await?;
