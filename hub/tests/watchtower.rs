@@ -306,7 +306,6 @@ async fn pump(
 /// after the merchant was paid), then a stale close: the hub challenges with the state holding
 /// the HTLC, reveals the preimage before the lock expires, settles with the lock, and claims it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the actor's SignedState to return preimages learned on the outgoing channel"]
 async fn hub_claims_an_incoming_htlc_after_a_stale_close() {
     let net = Net::start(&[]).await;
     let shopper = net.client(SHOPPER, true).await;
