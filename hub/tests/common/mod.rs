@@ -220,9 +220,9 @@ impl Drop for Net {
     }
 }
 
-/// Waits (up to 20 s) until the client's channel state satisfies `f`.
+/// Waits (up to 60 s, CI machines are shared) until the client's channel state satisfies `f`.
 pub async fn wait_for(c: &HubClient, id: B256, f: impl Fn(&ChannelState) -> bool) -> ChannelState {
-    for _ in 0..400 {
+    for _ in 0..1_200 {
         let got = tokio::time::timeout(Duration::from_secs(2), c.state(id)).await;
         if let Ok(Ok((s, _))) = got {
             if f(&s) {
@@ -240,7 +240,7 @@ pub async fn wait_event(
     rx: &mut tokio::sync::broadcast::Receiver<ClientEvent>,
     f: impl Fn(&ClientEvent) -> bool,
 ) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while let Ok(Ok(e)) = tokio::time::timeout_at(deadline, rx.recv()).await {
         if f(&e) {
             return;
