@@ -330,6 +330,15 @@ impl Channel {
         }
     }
 
+    /// The chain shows a close of this channel: the off-chain channel is over. Every later
+    /// input is refused with [`Error::Failed`]; the latest signed state stays available for
+    /// the dispute ([`Channel::signed_latest`]).
+    pub fn handle_chain_closing(&mut self) {
+        if self.failed.is_none() {
+            self.failed = Some(Error::Failed("a close is registered on chain".into()));
+        }
+    }
+
     pub fn handle_timeout(&mut self, now: u64) {
         if self.failed.is_some() {
             return;

@@ -608,3 +608,40 @@ fn unanswered_proposal_is_retransmitted() {
     assert_eq!(first, again, "the same signed bytes, never a new state");
     pair.run();
 }
+
+/// Once the chain shows a close, the channel refuses every update but still hands out its
+/// latest doubly-signed state for the dispute.
+#[test]
+fn a_close_on_chain_freezes_the_channel() {
+    let mut pair = Pair::funded([100, 0]);
+    pair.a
+        .propose(
+            Op::Pay {
+                payment_id: pid(1),
+                amount: 10,
+            },
+            pair.now,
+        )
+        .unwrap();
+    pair.run();
+    pair.b.handle_chain_closing();
+    pair.a
+        .propose(
+            Op::Pay {
+                payment_id: pid(2),
+                amount: 10,
+            },
+            pair.now,
+        )
+        .unwrap();
+    let msgs = drain(&mut pair.a, &mut vec![]);
+    let err = pair
+        .b
+        .handle_message(msgs[0].clone(), pair.now)
+        .unwrap_err();
+    assert!(matches!(err, Error::Failed(_)), "{err:?}");
+    assert!(pair.b.propose(Op::Close, pair.now).is_err());
+    assert_eq!(pair.b.poll_timeout(), None);
+    let (state, _) = pair.b.signed_latest().unwrap();
+    assert_eq!(state.balances, [90, 10]);
+}

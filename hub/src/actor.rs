@@ -104,6 +104,10 @@ pub enum Command {
     Channels {
         reply: oneshot::Sender<Vec<ChannelView>>,
     },
+    /// The chain shows a close of this channel: stop updating it.
+    ChainClosing {
+        channel_id: B256,
+    },
     /// The latest state of a channel with both signatures, for the watchtower.
     SignedState {
         channel_id: B256,
@@ -259,6 +263,11 @@ impl HubActor {
                         ch.handle_chain_deposit(side, total, now);
                         self.dirty.push(channel_id);
                     }
+                }
+            }
+            Command::ChainClosing { channel_id } => {
+                if let Some(ch) = self.channels.get_mut(&channel_id) {
+                    ch.handle_chain_closing();
                 }
             }
             Command::Persisted { items, ok } => {

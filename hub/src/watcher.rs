@@ -79,6 +79,15 @@ impl Watcher {
                 WatchSet::new()
             }
         };
+        // Channels already in a dispute stay frozen across a restart.
+        for channel_id in watched.keys() {
+            let _ = self
+                .actor
+                .send(Command::ChainClosing {
+                    channel_id: *channel_id,
+                })
+                .await;
+        }
         let chain = AdjudicatorClient::new(self.adjudicator, self.provider.clone());
         loop {
             match self.scan(next, &mut watched).await {
@@ -174,6 +183,8 @@ impl Watcher {
         if held {
             tracing::info!(channel = %channel_id, %by, nonce, "close registered on chain; watching");
             watched.insert(channel_id, Watched::default());
+            // No new HTLCs on a channel whose fate the chain now decides.
+            let _ = self.actor.send(Command::ChainClosing { channel_id }).await;
         }
         Ok(())
     }
