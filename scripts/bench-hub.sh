@@ -27,6 +27,9 @@ if [[ -z "${HUB_BIN:-}" || -z "${LOADGEN:-}" ]]; then
     cargo build --release -p l2pay-hub --bins
 fi
 HUB_BIN="${HUB_BIN:-target/release/l2pay-hub}"
+# anvil from the npm package when present (binaries built elsewhere do not find it themselves).
+npm_anvil="$PWD/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+if [[ -z "${ANVIL:-}" && -x "$npm_anvil" ]]; then export ANVIL="$npm_anvil"; fi
 LOADGEN="${LOADGEN:-target/release/loadgen}"
 
 # As many file descriptors as this process may have: each idle client costs one in the
