@@ -355,7 +355,7 @@ async fn send_frame(conn: &mut Conn, f: &Frame) -> Result<(), ClientError> {
 
 /// Connects and authenticates.
 async fn dial(url: &str, signer: &LocalSigner) -> Result<(Conn, Hello), ClientError> {
-    let (mut conn, _) = tokio_tungstenite::connect_async(url)
+    let (mut conn, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
         .await
         .map_err(|e| ClientError::Connect(e.to_string()))?;
     let Frame::Challenge {
