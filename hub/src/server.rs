@@ -81,6 +81,24 @@ async fn info(State(s): State<AppState>) -> Json<serde_json::Value> {
     Json(json!({ "hub": s.hub, "chainId": s.chain_id, "adjudicator": s.adjudicator }))
 }
 
+/// Sends the actor a command built around a reply channel and waits for the answer; a stopped
+/// actor becomes a 503.
+async fn ask<T>(
+    s: &AppState,
+    command: impl FnOnce(oneshot::Sender<T>) -> Command,
+) -> Result<T, Response> {
+    let (reply, rx) = oneshot::channel();
+    let stopping = || {
+        api_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SHUTTING_DOWN",
+            "hub is stopping",
+        )
+    };
+    s.actor.send(command(reply)).await.map_err(|_| stopping())?;
+    rx.await.map_err(|_| stopping())
+}
+
 fn api_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     (
         status,
@@ -110,7 +128,6 @@ async fn create_invoice(State(s): State<AppState>, Json(body): Json<InvoiceBody>
             "invoice is for another chain",
         );
     }
-    let (reply, rx) = oneshot::channel();
     let Some(channel_id) = merchant_channel(&s, inv.request.merchant).await else {
         return api_error(
             StatusCode::NOT_FOUND,
@@ -127,36 +144,20 @@ async fn create_invoice(State(s): State<AppState>, Json(body): Json<InvoiceBody>
         expiry: inv.request.expiry,
         created_at: now_ms() / 1_000,
     };
-    if s.actor
-        .send(Command::Invoice { record, reply })
-        .await
-        .is_err()
-    {
-        return api_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "SHUTTING_DOWN",
-            "hub is stopping",
-        );
-    }
-    match rx.await {
+    match ask(&s, |reply| Command::Invoice { record, reply }).await {
         Ok(Ok(())) => (
             StatusCode::CREATED,
             Json(json!({ "channelId": channel_id })),
         )
             .into_response(),
         Ok(Err(m)) => api_error(StatusCode::BAD_REQUEST, "NO_CHANNEL", m),
-        Err(_) => api_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "SHUTTING_DOWN",
-            "hub is stopping",
-        ),
+        Err(r) => r,
     }
 }
 
 async fn merchant_channel(s: &AppState, merchant: Address) -> Option<B256> {
-    let (reply, rx) = oneshot::channel();
-    s.actor.send(Command::Channels { reply }).await.ok()?;
-    rx.await
+    ask(s, |reply| Command::Channels { reply })
+        .await
         .ok()?
         .into_iter()
         .find(|c| c.client == merchant)
@@ -179,28 +180,10 @@ async fn payments(
     if let Err(m) = check_api_auth(&s, q.client, &headers) {
         return api_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", m);
     }
-    let (reply, rx) = oneshot::channel();
-    if s.actor
-        .send(Command::Payments {
-            client: q.client,
-            reply,
-        })
-        .await
-        .is_err()
-    {
-        return api_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "SHUTTING_DOWN",
-            "hub is stopping",
-        );
-    }
-    match rx.await {
+    let client = q.client;
+    match ask(&s, |reply| Command::Payments { client, reply }).await {
         Ok(v) => Json(v).into_response(),
-        Err(_) => api_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "SHUTTING_DOWN",
-            "hub is stopping",
-        ),
+        Err(r) => r,
     }
 }
 
@@ -225,21 +208,9 @@ fn check_api_auth(s: &AppState, client: Address, headers: &HeaderMap) -> Result<
 }
 
 async fn channels(State(s): State<AppState>) -> Response {
-    let (reply, rx) = oneshot::channel();
-    if s.actor.send(Command::Channels { reply }).await.is_err() {
-        return api_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "SHUTTING_DOWN",
-            "hub is stopping",
-        );
-    }
-    match rx.await {
+    match ask(&s, |reply| Command::Channels { reply }).await {
         Ok(v) => Json(v).into_response(),
-        Err(_) => api_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "SHUTTING_DOWN",
-            "hub is stopping",
-        ),
+        Err(r) => r,
     }
 }
 
