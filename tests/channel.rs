@@ -15,6 +15,13 @@ fn pid(n: u8) -> B256 {
     B256::repeat_byte(n)
 }
 
+fn pay(id: u8, amount: u128) -> Op {
+    Op::Pay {
+        payment_id: pid(id),
+        amount,
+    }
+}
+
 fn expiry(pair: &Pair) -> u64 {
     pair.now / 1_000 + 3_600
 }
@@ -31,15 +38,7 @@ fn deposits_are_recognised_by_agreed_updates() {
 #[test]
 fn pay_then_refund_round_trip() {
     let mut pair = Pair::funded([1_000, 0]);
-    pair.a
-        .propose(
-            Op::Pay {
-                payment_id: pid(1),
-                amount: 300,
-            },
-            pair.now,
-        )
-        .unwrap();
+    pair.a.propose(pay(1, 300), pair.now).unwrap();
     pair.run();
     assert_eq!(pair.b.latest().balances, [700, 300]);
     pair.b
@@ -68,15 +67,7 @@ fn pay_then_refund_round_trip() {
 #[test]
 fn refunds_never_exceed_the_payment() {
     let mut pair = Pair::funded([1_000, 500]);
-    pair.a
-        .propose(
-            Op::Pay {
-                payment_id: pid(1),
-                amount: 300,
-            },
-            pair.now,
-        )
-        .unwrap();
+    pair.a.propose(pay(1, 300), pair.now).unwrap();
     pair.run();
     pair.b
         .propose(
@@ -147,15 +138,7 @@ fn overspend_duplicate_and_zero_are_rejected_locally() {
         ),
         Err(Error::Update(UpdateError::ZeroAmount))
     );
-    pair.a
-        .propose(
-            Op::Pay {
-                payment_id: pid(1),
-                amount: 10,
-            },
-            pair.now,
-        )
-        .unwrap();
+    pair.a.propose(pay(1, 10), pair.now).unwrap();
     pair.run();
     assert_eq!(
         pair.a.propose(
@@ -175,23 +158,12 @@ fn overspend_duplicate_and_zero_are_rejected_locally() {
 fn peer_overspend_is_rejected_with_state_unchanged() {
     let mut pair = Pair::funded([100, 50]);
     // B proposes honestly, then we tamper with the amount in flight.
-    pair.b
-        .propose(
-            Op::Pay {
-                payment_id: pid(1),
-                amount: 10,
-            },
-            pair.now,
-        )
-        .unwrap();
+    pair.b.propose(pay(1, 10), pair.now).unwrap();
     let mut msgs = drain(&mut pair.b, &mut vec![]);
     let Message::Propose(mut p) = msgs.remove(0) else {
         panic!("expected a proposal")
     };
-    p.op = Op::Pay {
-        payment_id: pid(1),
-        amount: 51,
-    };
+    p.op = pay(1, 51);
     let before = pair.a.snapshot().clone();
     let err = pair
         .a
@@ -212,10 +184,7 @@ fn peer_overspend_is_rejected_with_state_unchanged() {
     );
 
     // Same amount, forged signature: rejected as a bad signature, nothing changes.
-    p.op = Op::Pay {
-        payment_id: pid(1),
-        amount: 11,
-    };
+    p.op = pay(1, 11);
     let err = pair
         .a
         .handle_message(Message::Propose(p), pair.now)
@@ -227,25 +196,9 @@ fn peer_overspend_is_rejected_with_state_unchanged() {
 #[test]
 fn replayed_and_foreign_messages_are_refused() {
     let mut pair = Pair::funded([100, 0]);
-    pair.a
-        .propose(
-            Op::Pay {
-                payment_id: pid(1),
-                amount: 10,
-            },
-            pair.now,
-        )
-        .unwrap();
+    pair.a.propose(pay(1, 10), pair.now).unwrap();
     let log = pair.run();
-    pair.a
-        .propose(
-            Op::Pay {
-                payment_id: pid(2),
-                amount: 10,
-            },
-            pair.now,
-        )
-        .unwrap();
+    pair.a.propose(pay(2, 10), pair.now).unwrap();
     pair.run();
     let before = pair.b.snapshot().clone();
     let old = log
@@ -271,15 +224,7 @@ fn replayed_and_foreign_messages_are_refused() {
 #[test]
 fn duplicate_proposal_is_answered_again() {
     let mut pair = Pair::funded([100, 0]);
-    pair.a
-        .propose(
-            Op::Pay {
-                payment_id: pid(1),
-                amount: 10,
-            },
-            pair.now,
-        )
-        .unwrap();
+    pair.a.propose(pay(1, 10), pair.now).unwrap();
     let msgs = drain(&mut pair.a, &mut vec![]);
     pair.b.handle_message(msgs[0].clone(), pair.now).unwrap();
     let first = drain(&mut pair.b, &mut vec![]);
@@ -493,24 +438,8 @@ fn deposit_must_be_seen_on_chain_by_the_validator() {
 #[test]
 fn simultaneous_proposals_resolve_deterministically() {
     let mut pair = Pair::funded([1_000, 1_000]);
-    pair.a
-        .propose(
-            Op::Pay {
-                payment_id: pid(1),
-                amount: 10,
-            },
-            pair.now,
-        )
-        .unwrap();
-    pair.b
-        .propose(
-            Op::Pay {
-                payment_id: pid(2),
-                amount: 20,
-            },
-            pair.now,
-        )
-        .unwrap();
+    pair.a.propose(pay(1, 10), pair.now).unwrap();
+    pair.b.propose(pay(2, 20), pair.now).unwrap();
     let log = pair.run();
     assert_eq!(pair.a.latest(), pair.b.latest());
     assert_eq!(pair.a.latest().balances, [1_010, 990]);
@@ -536,15 +465,7 @@ fn simultaneous_proposals_resolve_deterministically() {
 #[test]
 fn messages_wait_for_durable_writes() {
     let mut pair = Pair::funded([100, 0]);
-    pair.a
-        .propose(
-            Op::Pay {
-                payment_id: pid(1),
-                amount: 10,
-            },
-            pair.now,
-        )
-        .unwrap();
+    pair.a.propose(pay(1, 10), pair.now).unwrap();
     let mut seqs = vec![];
     while let Some(o) = pair.a.poll_output() {
         match o {
@@ -565,15 +486,7 @@ fn messages_wait_for_durable_writes() {
 #[test]
 fn reestablish_recovers_a_lost_accept() {
     let mut pair = Pair::funded([100, 0]);
-    pair.a
-        .propose(
-            Op::Pay {
-                payment_id: pid(1),
-                amount: 10,
-            },
-            pair.now,
-        )
-        .unwrap();
+    pair.a.propose(pay(1, 10), pair.now).unwrap();
     let to_b = drain(&mut pair.a, &mut vec![]);
     pair.b.handle_message(to_b[0].clone(), pair.now).unwrap();
     let lost = drain(&mut pair.b, &mut vec![]);
@@ -591,15 +504,7 @@ fn reestablish_recovers_a_lost_accept() {
 #[test]
 fn unanswered_proposal_is_retransmitted() {
     let mut pair = Pair::funded([100, 0]);
-    pair.a
-        .propose(
-            Op::Pay {
-                payment_id: pid(1),
-                amount: 10,
-            },
-            pair.now,
-        )
-        .unwrap();
+    pair.a.propose(pay(1, 10), pair.now).unwrap();
     let first = drain(&mut pair.a, &mut vec![]);
     let deadline = pair.a.poll_timeout().unwrap();
     pair.now = deadline;
@@ -614,26 +519,10 @@ fn unanswered_proposal_is_retransmitted() {
 #[test]
 fn a_close_on_chain_freezes_the_channel() {
     let mut pair = Pair::funded([100, 0]);
-    pair.a
-        .propose(
-            Op::Pay {
-                payment_id: pid(1),
-                amount: 10,
-            },
-            pair.now,
-        )
-        .unwrap();
+    pair.a.propose(pay(1, 10), pair.now).unwrap();
     pair.run();
     pair.b.handle_chain_closing();
-    pair.a
-        .propose(
-            Op::Pay {
-                payment_id: pid(2),
-                amount: 10,
-            },
-            pair.now,
-        )
-        .unwrap();
+    pair.a.propose(pay(2, 10), pair.now).unwrap();
     let msgs = drain(&mut pair.a, &mut vec![]);
     let err = pair
         .b
