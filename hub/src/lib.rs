@@ -10,6 +10,7 @@ pub mod actor;
 pub mod client;
 pub mod config;
 pub mod metrics;
+pub mod run;
 pub mod server;
 pub mod store;
 pub mod watcher;
