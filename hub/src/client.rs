@@ -217,9 +217,23 @@ impl HubClient {
         .await?
     }
 
-    /// Creates, signs and registers an invoice; incoming HTLCs for it are settled automatically.
+    /// Creates, signs and registers an invoice in the native coin; incoming HTLCs for it are
+    /// settled automatically.
     pub async fn create_invoice(
         &self,
+        amount: Amount,
+        description: &str,
+        ttl_secs: u64,
+    ) -> Result<String, ClientError> {
+        self.create_invoice_in(Address::ZERO, amount, description, ttl_secs)
+            .await
+    }
+
+    /// Creates, signs and registers an invoice in `token` (`Address::ZERO`: the native coin);
+    /// incoming HTLCs for it are settled automatically.
+    pub async fn create_invoice_in(
+        &self,
+        token: Address,
         amount: Amount,
         description: &str,
         ttl_secs: u64,
@@ -231,7 +245,7 @@ impl HubClient {
         let req = InvoiceRequest {
             chain_id: self.chain_id,
             amount,
-            token: Address::ZERO,
+            token,
             payment_hash: hash,
             expiry: now_ms() / 1_000 + ttl_secs,
             merchant: self.address(),
