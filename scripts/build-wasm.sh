@@ -33,21 +33,22 @@ inputs="$(
     } | sha256sum | awk '{ print $1 }'
 )"
 
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$inputs" ] && [ -f pkg/l2pay_bg.wasm ]; then
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$inputs" ] && [ -f pkg/l2pay_core_bg.wasm ]; then
     echo "pkg/ is up to date"
 else
     rm -rf pkg
-    wasm-bindgen --target web --out-dir pkg --out-name l2pay "$RAW"
-    before="$(stat -c %s pkg/l2pay_bg.wasm)"
+    wasm-bindgen --target web --out-dir pkg --out-name l2pay_core "$RAW"
+    before="$(stat -c %s pkg/l2pay_core_bg.wasm)"
     # Rust ≥ 1.82 emits these post-MVP features by default; every current browser and Node
     # 20 has them.
     "$WASM_OPT" -Oz \
         --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
         --enable-mutable-globals --enable-reference-types --enable-multivalue \
-        pkg/l2pay_bg.wasm -o pkg/l2pay_bg.wasm.opt
-    mv pkg/l2pay_bg.wasm.opt pkg/l2pay_bg.wasm
-    echo "wasm-opt -Oz: $before -> $(stat -c %s pkg/l2pay_bg.wasm) bytes"
+        pkg/l2pay_core_bg.wasm -o pkg/l2pay_core_bg.wasm.opt
+    mv pkg/l2pay_core_bg.wasm.opt pkg/l2pay_core_bg.wasm
+    echo "wasm-opt -Oz: $before -> $(stat -c %s pkg/l2pay_core_bg.wasm) bytes"
     cp pkg-template/README.md pkg/README.md
+    cp pkg-template/src/*.js pkg-template/src/*.d.ts pkg/
     node -e '
         const fs = require("fs");
         const [template, out, version] = process.argv.slice(1);
@@ -58,15 +59,15 @@ else
     echo "$inputs" >"$STAMP"
 fi
 
-# The demo pages import ./pkg/l2pay.js and ./vendor/chart.umd.js (both gitignored).
+# The demo pages import ./pkg/index.js (the SDK), ./pkg/l2pay_core.js (the planner) and ./vendor/chart.umd.js (both gitignored).
 mkdir -p www/pkg www/vendor
 rm -rf www/pkg
 cp -r pkg www/pkg
 rm -f www/pkg/.build-stamp
 cp -p node_modules/chart.js/dist/chart.umd.js www/vendor/chart.umd.js
 
-raw="$(stat -c %s pkg/l2pay_bg.wasm)"
-gz="$(gzip -9c pkg/l2pay_bg.wasm | wc -c)"
+raw="$(stat -c %s pkg/l2pay_core_bg.wasm)"
+gz="$(gzip -9c pkg/l2pay_core_bg.wasm | wc -c)"
 awk -v v="$VERSION" -v r="$raw" -v g="$gz" 'BEGIN {
-    printf "l2pay %s: pkg/l2pay_bg.wasm %d bytes (%.1f KiB), gzip -9 %d bytes (%.1f KiB)\n", v, r, r / 1024, g, g / 1024
+    printf "l2pay %s: pkg/l2pay_core_bg.wasm %d bytes (%.1f KiB), gzip -9 %d bytes (%.1f KiB)\n", v, r, r / 1024, g, g / 1024
 }'

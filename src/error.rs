@@ -121,6 +121,10 @@ pub enum Error {
     Failed(String),
     #[error("an update is already in flight")]
     Busy,
+    #[error("not connected to the hub yet")]
+    NotConnected,
+    #[error("invoice: {0}")]
+    Invoice(String),
 }
 
 impl Error {
@@ -150,6 +154,8 @@ impl Error {
             Error::Decode(_) => "MALFORMED",
             Error::Failed(_) => "CHANNEL_FAILED",
             Error::Busy => "BUSY",
+            Error::NotConnected => "NOT_CONNECTED",
+            Error::Invoice(_) => "INVALID_INVOICE",
         }
     }
 }

@@ -5,7 +5,9 @@
 //! with inputs that carry `now`; the core answers with outputs to persist, messages to send,
 //! events and its next deadline. See `ARCHITECTURE.md`.
 
+pub mod abi;
 pub mod channel;
+pub mod client;
 pub mod eip712;
 pub mod error;
 pub mod invoice;

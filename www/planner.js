@@ -332,11 +332,11 @@ async function loadChart() {
 async function main() {
   const status = $('#status');
   try {
-    const mod = await import('./pkg/l2pay.js');
+    const mod = await import('./pkg/l2pay_core.js');
     await mod.default();
     wasm = mod;
   } catch (e) {
-    status.textContent = `Could not load the WebAssembly planner (./pkg/l2pay.js): ${e.message}. ` +
+    status.textContent = `Could not load the WebAssembly planner (./pkg/l2pay_core.js): ${e.message}. ` +
       'Build it with scripts/build-wasm.sh.';
     status.classList.add('bad');
     return;

@@ -7,6 +7,7 @@ mod invoice;
 mod keys;
 mod plan;
 mod state;
+mod wallet;
 
 pub use error::{WasmError, INVALID_KEY};
 pub use invoice::{parse_invoice, INVALID_INVOICE};
@@ -18,3 +19,4 @@ pub use plan::{
     plan_single_platform, plan_single_platform_fees,
 };
 pub use state::{sign_state, verify_state};
+pub use wallet::{decode_log, decode_uint, tx_approve, tx_balance_of, WalletCore};

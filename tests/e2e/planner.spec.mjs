@@ -88,7 +88,7 @@ const problems = [];
 before(async () => {
   // Bring www/pkg/ up to date with the Rust code (a no-op when nothing changed), unless told
   // to test the package as it is.
-  if (!process.env.L2PAY_SKIP_BUILD || !existsSync(join(WWW, 'pkg', 'l2pay.js'))) {
+  if (!process.env.L2PAY_SKIP_BUILD || !existsSync(join(WWW, 'pkg', 'l2pay_core.js'))) {
     const r = spawnSync('bash', [join(ROOT, 'scripts', 'build-wasm.sh')], { cwd: ROOT, stdio: 'inherit' });
     assert.equal(r.status, 0, 'scripts/build-wasm.sh failed: www/pkg/ is needed');
   }
@@ -228,8 +228,8 @@ test('figures are drawn from the wasm sweeps', async () => {
 });
 
 test('wasm exports match the CLI and throw coded errors (Node)', async () => {
-  const wasm = await import(join(WWW, 'pkg', 'l2pay.js'));
-  wasm.initSync({ module: await readFile(join(WWW, 'pkg', 'l2pay_bg.wasm')) });
+  const wasm = await import(join(WWW, 'pkg', 'l2pay_core.js'));
+  wasm.initSync({ module: await readFile(join(WWW, 'pkg', 'l2pay_core_bg.wasm')) });
   const s = wasm.planScenarios();
   // The same JSON keys `l2pay plan` prints.
   assert.deepEqual(wasm.planNodes(s.appleNodes), { nodes: 16735 });

@@ -1,0 +1,206 @@
+// Public types of the l2pay SDK. Amounts are `bigint` in base units (or decimal strings on
+// input), never JS numbers.
+import type { Hex, Invoice } from "./l2pay_core.js";
+export type { Hex, Invoice, ChannelParams, ChannelState, Htlc } from "./l2pay_core.js";
+export { Key, parseInvoice, signState, verifyState } from "./l2pay_core.js";
+
+/** An amount in the token's base units: a bigint, or a decimal string such as "1500000". */
+export type AmountInput = bigint | string;
+
+/** Stable error codes. Errors from the core (e.g. `INVALID_UPDATE`, `BAD_SIGNATURE`) also appear. */
+export type L2payErrorCode =
+  | "INVALID_OPTIONS"
+  | "INVALID_AMOUNT"
+  | "INVALID_INVOICE"
+  | "INVOICE_EXPIRED"
+  | "INVALID_UPDATE"
+  | "BAD_SIGNATURE"
+  | "BUSY"
+  | "NOT_CONNECTED"
+  | "NO_CHANNEL"
+  | "CHANNEL_EXISTS"
+  | "BAD_CHANNEL"
+  | "PAYMENT_FAILED"
+  | "REJECTED"
+  | "TIMEOUT"
+  | "NO_PROVIDER"
+  | "NO_ACCOUNT"
+  | "WRONG_CHAIN"
+  | "USER_REJECTED"
+  | "CHAIN_ERROR"
+  | "NO_SIGNED_STATE"
+  | "NO_STORAGE"
+  | "STORAGE_FAILED"
+  | "PASSPHRASE_REQUIRED"
+  | "WRONG_PASSPHRASE"
+  | "WEAK_PASSPHRASE"
+  | "INVALID_BACKUP"
+  | "LEADER_GONE"
+  | "MALFORMED"
+  | "INTERNAL"
+  | (string & {});
+
+export declare class L2payError extends Error {
+  readonly name: "L2payError";
+  readonly code: L2payErrorCode;
+  constructor(code: L2payErrorCode, message: string, options?: { cause?: unknown });
+}
+
+/** An EIP-1193 provider: `window.ethereum`, or anything with `request`. */
+export interface Eip1193Provider {
+  request(args: { method: string; params?: unknown[] | object }): Promise<unknown>;
+}
+
+export interface ChainOptions {
+  provider: Eip1193Provider;
+  /** ERC-20 the channel holds; the zero address (default) for the native coin. */
+  token?: Hex;
+  /** Blocks to wait after inclusion before a step counts as confirmed (default 1). */
+  confirmations?: number;
+  /** How often to poll the provider for receipts, in ms (default 250). */
+  pollMs?: number;
+}
+
+export interface WalletOptions {
+  /** The hub's WebSocket URL, e.g. `wss://hub.example.com/ws`. */
+  hubUrl: string;
+  chain: ChainOptions;
+  /** Several wallets can live in one origin under different names (default "default"). */
+  name?: string;
+  /** Encrypt the stored key under a passphrase instead of a non-extractable WebCrypto key. */
+  passphrase?: string;
+  /** Challenge period of new channels, seconds (default 3600; the hub sets a minimum). */
+  challengePeriod?: number;
+  /** How long to wait for the hub or the chain before `TIMEOUT`, ms (default 30000). */
+  timeoutMs?: number;
+  /** Where to load the `.wasm` from (default: next to the module). */
+  wasm?: string | URL | Request | Response | BufferSource | WebAssembly.Module;
+}
+
+export type ChannelStatus = "opening" | "open" | "closing" | "closed";
+
+export interface ChannelInfo {
+  channelId: Hex;
+  status: ChannelStatus;
+  /** Agreed updates so far. */
+  nonce: number;
+  /** Spendable now. */
+  available: bigint;
+  /** In payments not settled yet. */
+  locked: bigint;
+  /** Total deposited on chain by this wallet. */
+  deposited: bigint;
+  /** Total withdrawn on chain by this wallet. */
+  withdrawn: bigint;
+  /** The hub's side of the channel (refunds and payments flow between the two). */
+  hubBalance: bigint;
+  /** Set when the channel can only be settled on chain. */
+  failure: string | null;
+}
+
+export interface Balance {
+  available: bigint;
+  locked: bigint;
+  /** Deposited minus withdrawn. */
+  deposited: bigint;
+  /** The provider account's token balance on chain. */
+  onChain: bigint;
+}
+
+export interface Receipt {
+  paymentHash: Hex;
+  /** sha256(preimage) = paymentHash: proof the merchant was paid. */
+  preimage: Hex;
+  /** What the merchant receives. */
+  amount: bigint;
+  /** The hub's routing fee on top. */
+  fee: bigint;
+  description: string;
+  merchant: Hex;
+}
+
+export interface HistoryEntry {
+  paymentHash: Hex;
+  amount: bigint;
+  fee: bigint;
+  description: string;
+  merchant: Hex;
+  status: "pending" | "settled" | "failed";
+  preimage: Hex | null;
+  reason: string | null;
+  /** Refunded by the merchant so far. */
+  refunded: bigint;
+  createdAt: number;
+}
+
+export interface CloseResult {
+  channelId: Hex;
+  /** Paid to the provider's account. */
+  payout: bigint;
+  /** "closed": cooperative; "settled": unilateral, after the challenge period. */
+  how: "closed" | "settled";
+}
+
+export interface ChainProgress {
+  step: "openChannel" | "topUp" | "withdraw" | "close" | "forceClose" | "challengePeriod" | "settle" | "closed" | "settled" | "dispute";
+  stage: "submitted" | "mined" | "confirmed" | "waiting" | "done" | "required";
+  channelId: Hex;
+  hash?: Hex;
+  label?: string;
+  blockNumber?: number;
+  /** For "challengePeriod": chain time (unix seconds) after which the close can be settled. */
+  deadline?: number;
+  reason?: string;
+}
+
+export interface WalletEvents {
+  payment: { paymentHash: Hex; status: "settled" | "failed"; preimage: Hex | null; reason: string | null };
+  refund: { paymentHash: Hex; amount: bigint };
+  state: { channelId: Hex; nonce: number; op: string; by: "A" | "B" } | ChannelInfo;
+  connection: { state: "connecting" | "connected" | "disconnected" };
+  chain: ChainProgress;
+  role: { role: "leader" | "follower" };
+  error: L2payError;
+}
+
+/** WebLN's provider shape (as in `@webbtc/webln-types`), paying l2pay invoices. */
+export interface WebLNProvider {
+  enable(): Promise<void>;
+  getInfo(): Promise<{ node: { alias: string; pubkey: string }; methods: string[]; supports: string[] }>;
+  sendPayment(paymentRequest: string): Promise<{ preimage: string }>;
+}
+
+export declare class Wallet {
+  private constructor();
+  /** Opens (or creates) the wallet stored in this origin's IndexedDB and connects to the hub. */
+  static open(options: WalletOptions): Promise<Wallet>;
+  /** Restores from `exportBackup`'s output (replacing the stored wallet), then opens it. */
+  static restore(options: WalletOptions & { backup: string; passphrase: string }): Promise<Wallet>;
+  /** The channel key's address (signs states; needs no ether). Null in a follower tab. */
+  readonly address: Hex | null;
+  readonly connectionState: "connecting" | "connected" | "disconnected";
+  /** "leader" when this tab drives the wallet, "follower" when another tab does. */
+  readonly role: "leader" | "follower";
+  on<E extends keyof WalletEvents>(event: E, cb: (payload: WalletEvents[E]) => void): () => void;
+  off<E extends keyof WalletEvents>(event: E, cb: (payload: WalletEvents[E]) => void): void;
+  channel(): Promise<ChannelInfo | null>;
+  balance(): Promise<Balance>;
+  history(): Promise<HistoryEntry[]>;
+  openChannel(options: { deposit: AmountInput }): Promise<ChannelInfo>;
+  topUp(amount: AmountInput): Promise<Balance>;
+  withdraw(amount: AmountInput): Promise<Balance>;
+  pay(invoice: string, options?: { timeoutMs?: number }): Promise<Receipt>;
+  close(options?: { timeoutMs?: number; unilateral?: boolean }): Promise<CloseResult>;
+  exportBackup(passphrase: string): Promise<string>;
+  webln(options?: { install?: boolean }): WebLNProvider;
+  /** Drops the hub connection once; the wallet reconnects with backoff. */
+  dropConnection(): void;
+  dispose(): Promise<void>;
+}
+
+/** A development EIP-1193 provider over JSON-RPC HTTP for nodes with unlocked accounts (anvil). */
+export declare function httpProvider(url: string, options?: { account?: Hex }): Eip1193Provider;
+export declare function initL2pay(input?: WalletOptions["wasm"]): Promise<unknown>;
+export declare function formatUnits(value: AmountInput, decimals: number): string;
+export declare function parseUnits(text: string, decimals: number): bigint;
+export declare const SCHEMA_VERSION: number;

@@ -1,0 +1,102 @@
+// Multi-tab safety. Two tabs must never drive the same channel: each would sign its own next
+// state and one of them would lose money. One tab holds the Web Lock `l2pay:<name>` and
+// leads (it alone opens IndexedDB for writing, holds the hub connection and signs); the other
+// tabs forward their calls to it over a BroadcastChannel and receive its events. When the
+// leader goes away its lock is released and a waiting tab takes over.
+import { L2payError } from "./errors.js";
+
+/** Wallet methods a follower tab forwards to the leader. */
+export const FORWARDED = [
+  "channel",
+  "balance",
+  "history",
+  "openChannel",
+  "topUp",
+  "withdraw",
+  "pay",
+  "close",
+  "exportBackup",
+];
+
+const lockName = (name) => `l2pay:${name}`;
+
+/**
+ * Tries to become the leader at once. Resolves `{ leader, release, promoted }`: `promoted`
+ * resolves when a follower later becomes leader.
+ */
+export function acquire(name) {
+  const locks = globalThis.navigator?.locks;
+  if (!locks) {
+    // No Web Locks (Node, old browsers): a single context is assumed.
+    return Promise.resolve({ leader: true, release() {}, promoted: new Promise(() => {}) });
+  }
+  let release = () => {};
+  const held = () => new Promise((r) => (release = r));
+  return new Promise((resolve) => {
+    locks.request(lockName(name), { ifAvailable: true }, (lock) => {
+      if (lock) {
+        resolve({ leader: true, release: () => release(), promoted: new Promise(() => {}) });
+        return held();
+      }
+      const promoted = new Promise((becameLeader) => {
+        locks.request(lockName(name), () => {
+          becameLeader();
+          return held();
+        });
+      });
+      resolve({ leader: false, release: () => release(), promoted });
+      return undefined;
+    });
+  });
+}
+
+/** The leader's side: answers forwarded calls and rebroadcasts events. */
+export function serve(wallet, name) {
+  if (typeof BroadcastChannel === "undefined") return () => {};
+  const bc = new BroadcastChannel(lockName(name));
+  bc.onmessage = async ({ data }) => {
+    if (data?.type !== "call" || !FORWARDED.includes(data.method)) return;
+    try {
+      const value = await wallet[data.method](...data.args);
+      bc.postMessage({ type: "result", id: data.id, ok: true, value });
+    } catch (e) {
+      bc.postMessage({ type: "result", id: data.id, ok: false, error: { code: e?.code ?? "INTERNAL", message: e?.message ?? String(e) } });
+    }
+  };
+  const unsubscribe = wallet.onAny((event, payload) => bc.postMessage({ type: "event", event, payload }));
+  return () => {
+    unsubscribe();
+    bc.close();
+  };
+}
+
+/** The follower's side: a `call(method, args)` and an event feed. */
+export function follow(name, onEvent) {
+  const bc = new BroadcastChannel(lockName(name));
+  const pending = new Map();
+  bc.onmessage = ({ data }) => {
+    if (data?.type === "event") onEvent(data.event, data.payload);
+    if (data?.type === "result" && pending.has(data.id)) {
+      const { resolve, reject } = pending.get(data.id);
+      pending.delete(data.id);
+      if (data.ok) resolve(data.value);
+      else reject(new L2payError(data.error.code, data.error.message));
+    }
+  };
+  return {
+    call(method, args) {
+      const id = crypto.randomUUID();
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        bc.postMessage({ type: "call", id, method, args });
+      });
+    },
+    close() {
+      for (const { reject } of pending.values()) {
+        reject(new L2payError("LEADER_GONE", "the tab that held the wallet closed; retry"));
+      }
+      pending.clear();
+      bc.close();
+    },
+  };
+}

@@ -1,0 +1,644 @@
+// The Wallet: the driver of the wasm core in a browser tab. It owns the I/O — IndexedDB, the
+// WebSocket to the hub, timers, the EIP-1193 provider — and feeds the core; the core decides
+// what to sign, store and send. A frame that depends on a state leaves only after that state
+// is durable: the core holds it until `handlePersisted`, which is called only once the strict
+// IndexedDB transaction completed.
+import { Key, WalletCore, parseInvoice, txApprove } from "./l2pay_core.js";
+import { Chain } from "./chain.js";
+import { initL2pay } from "./init.js";
+import { L2payError, asL2payError } from "./errors.js";
+import { loadOrCreateKey, openBackup, randomHex32, saveKey, sealBackup } from "./keys.js";
+import { Store } from "./store.js";
+import { Transport } from "./transport.js";
+import { toPositive } from "./units.js";
+import { FORWARDED, acquire, follow, serve } from "./tabs.js";
+
+const ZERO = "0x0000000000000000000000000000000000000000";
+const DEFAULT_TIMEOUT_MS = 30000;
+
+const opKind = (op) => (typeof op === "string" ? op : Object.keys(op)[0]);
+const same = (a, b) => a.toLowerCase() === b.toLowerCase();
+
+export class Wallet {
+  /** Use `Wallet.open`. */
+  constructor(init) {
+    Object.assign(this, init);
+    this.listeners = new Map();
+    this.waiters = new Map();
+    this.queue = Promise.resolve();
+    this.timer = null;
+    this.connection = "disconnected";
+    this.hubInfo = null;
+    this.welcomed = null;
+    this.closedForGood = false;
+  }
+
+  /**
+   * Opens (or creates) the wallet `name` stored in this origin's IndexedDB and connects to
+   * the hub. See the package README for the options.
+   */
+  static async open(opts) {
+    const { hubUrl, chain, name = "default" } = opts ?? {};
+    if (!hubUrl) throw new L2payError("INVALID_OPTIONS", "hubUrl is required");
+    if (!chain?.provider) throw new L2payError("INVALID_OPTIONS", "chain.provider is required");
+    await initL2pay(opts.wasm);
+    const wallet = new Wallet({
+      name,
+      hubUrl,
+      passphrase: opts.passphrase,
+      chain: new Chain(chain.provider, chain),
+      token: chain.token ?? ZERO,
+      challengePeriod: opts.challengePeriod ?? 3600,
+      timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    });
+    const lock = await acquire(name);
+    wallet.lock = lock;
+    if (lock.leader) {
+      await wallet.lead();
+    } else {
+      wallet.follow();
+      lock.promoted.then(() => wallet.lead());
+    }
+    return wallet;
+  }
+
+  /** "leader" when this tab drives the wallet, "follower" when another tab does. */
+  get role() {
+    return this.remote ? "follower" : "leader";
+  }
+
+  /** Becomes the tab that drives the wallet: loads it and connects to the hub. */
+  async lead() {
+    if (this.closedForGood) return;
+    this.store = await Store.open(this.name);
+    const key = await loadOrCreateKey(this.store, this.passphrase);
+    this.core = new WalletCore(key);
+    key.free();
+    await this.load();
+    if (this.remote) {
+      this.remote.close();
+      this.remote = null;
+      for (const m of FORWARDED) delete this[m];
+    }
+    this.stopServing = serve(this, this.name);
+    this.connect();
+    this.emit("role", { role: "leader" });
+  }
+
+  /** Forwards the wallet's methods to the tab that leads. */
+  follow() {
+    this.remote = follow(this.name, (event, payload) => this.emit(event, payload));
+    for (const m of FORWARDED) this[m] = (...args) => this.remote.call(m, args);
+  }
+
+  /** Restores a wallet from `exportBackup`'s output, replacing whatever `name` holds. */
+  static async restore({ backup, passphrase, ...opts }) {
+    await initL2pay(opts.wasm);
+    const data = await openBackup(backup, passphrase);
+    const name = opts.name ?? "default";
+    const store = await Store.open(name);
+    try {
+      await store.load(data.stores);
+      const key = Key.fromBytes(Uint8Array.from(data.key));
+      await saveKey(store, key, opts.passphrase);
+      key.free();
+    } finally {
+      store.close();
+    }
+    return Wallet.open({ ...opts, name });
+  }
+
+  // ----- public API -----
+
+  /** This wallet's channel address (it signs channel states; it needs no ether). */
+  get address() {
+    return this.core?.address ?? null;
+  }
+
+  /** "connecting" | "connected" | "disconnected". */
+  get connectionState() {
+    return this.connection;
+  }
+
+  /** Subscribes to "payment" | "refund" | "state" | "connection" | "chain" | "error". */
+  on(event, cb) {
+    if (!this.listeners.has(event)) this.listeners.set(event, new Set());
+    this.listeners.get(event).add(cb);
+    return () => this.off(event, cb);
+  }
+
+  off(event, cb) {
+    this.listeners.get(event)?.delete(cb);
+  }
+
+  /** The open channel, if any: id, balances, deposits, and its life-cycle status. */
+  async channel() {
+    const meta = await this.activeMeta();
+    if (!meta) return null;
+    return this.describe(meta);
+  }
+
+  /** Balances in base units: off chain (spendable and locked in payments) and on chain. */
+  async balance() {
+    const meta = await this.activeMeta();
+    const account = await this.chain.account();
+    const onChain = await this.chain.tokenBalance(this.token, account);
+    if (!meta) return { available: 0n, locked: 0n, deposited: 0n, onChain };
+    const c = this.core.channel(meta.channelId);
+    return {
+      available: BigInt(c.balance),
+      locked: BigInt(c.locked),
+      deposited: BigInt(c.state.deposits[0]) - BigInt(c.state.withdrawn[0]),
+      onChain,
+    };
+  }
+
+  /** Payments made from this wallet, newest first, with refunds against them. */
+  async history() {
+    const refunds = new Map();
+    for (const id of this.core.channelIds()) {
+      for (const p of this.core.channel(id).payments) refunds.set(p.id.toLowerCase(), BigInt(p.refunded));
+    }
+    const records = (await this.store.entries("payments")).map(([, r]) => r);
+    records.sort((a, b) => b.createdAt - a.createdAt);
+    return records.map((r) => ({
+      paymentHash: r.paymentHash,
+      amount: BigInt(r.amount),
+      fee: BigInt(r.fee),
+      description: r.description,
+      merchant: r.merchant,
+      status: r.status,
+      preimage: r.preimage ?? null,
+      reason: r.reason ?? null,
+      refunded: refunds.get(r.paymentHash.toLowerCase()) ?? 0n,
+      createdAt: r.createdAt,
+    }));
+  }
+
+  /**
+   * Opens a channel with the hub funded with `deposit` from the provider's account, and
+   * waits until the hub has agreed the deposit. Progress arrives as "chain" events.
+   */
+  async openChannel({ deposit }) {
+    const amount = toPositive(deposit, "deposit");
+    await this.whenWelcomed();
+    const chainId = await this.chain.chainId();
+    if (chainId !== this.hubInfo.chainId) {
+      throw new L2payError("WRONG_CHAIN", `the provider is on chain ${chainId}, the hub on ${this.hubInfo.chainId}`);
+    }
+    if (await this.activeMeta()) {
+      throw new L2payError("CHANNEL_EXISTS", "this wallet already has an open channel");
+    }
+    const id = this.core.createChannel(this.token, this.challengePeriod, randomHex32());
+    await this.pump();
+    const meta = { channelId: id, status: "opening", createdAt: Date.now() };
+    await this.store.put(["channels", id, meta]);
+    try {
+      await this.fund(id, amount, "openChannel");
+      this.core.register(id, Date.now());
+      const registered = this.waitFor((e) => e.type === "registered" && same(e.channelId, id), "registration");
+      await this.pump();
+      await registered;
+      await this.untilState(id, (c) => BigInt(c.state.deposits[0]) >= amount, "the hub to agree the deposit");
+      meta.status = "open";
+      await this.store.put(["channels", id, meta]);
+      this.emit("state", await this.describe(meta));
+      return this.describe(meta);
+    } catch (e) {
+      throw asL2payError(e);
+    }
+  }
+
+  /** Adds `amount` to the channel from the provider's account. */
+  async topUp(amount) {
+    const a = toPositive(amount);
+    const meta = await this.requireOpen();
+    const before = BigInt(this.core.channel(meta.channelId).state.deposits[0]);
+    await this.fund(meta.channelId, a, "topUp");
+    await this.untilState(meta.channelId, (c) => BigInt(c.state.deposits[0]) >= before + a, "the hub to agree the top-up");
+    return this.balance();
+  }
+
+  /** Takes `amount` out of the channel to the provider's account; the channel stays open. */
+  async withdraw(amount) {
+    const a = toPositive(amount);
+    const meta = await this.requireOpen();
+    const id = meta.channelId;
+    const agreed = this.agreed(id, "withdraw");
+    this.core.withdraw(id, a.toString(), Date.now());
+    await this.pump();
+    await agreed;
+    const tx = this.core.txState(id, "withdraw");
+    await this.chain.send({ to: this.hubInfo.adjudicator, data: tx, label: "withdraw" }, (p) =>
+      this.emit("chain", { ...p, step: "withdraw", channelId: id }),
+    );
+    return this.balance();
+  }
+
+  /**
+   * Pays an `l2pay1…` invoice. Resolves with the receipt (the preimage proves payment) once
+   * the hub settled; throws `PAYMENT_FAILED`, `INVOICE_EXPIRED`, `INVALID_UPDATE`
+   * (insufficient balance)… with nothing spent.
+   */
+  async pay(invoice, { timeoutMs = this.timeoutMs } = {}) {
+    const meta = await this.requireOpen();
+    const inv = parseInvoice(invoice);
+    await this.whenWelcomed();
+    const started = this.core.pay(meta.channelId, invoice, Date.now());
+    const record = {
+      paymentHash: started.paymentHash,
+      amount: inv.amount,
+      fee: started.fee,
+      description: inv.description,
+      merchant: inv.merchant,
+      status: "pending",
+      createdAt: Date.now(),
+    };
+    await this.store.put(["payments", started.paymentHash, record]);
+    const result = this.waitFor(
+      (e) =>
+        (e.type === "paymentSettled" || e.type === "paymentFailed") &&
+        same(e.paymentHash, started.paymentHash),
+      "the payment",
+      timeoutMs,
+    );
+    await this.pump();
+    const e = await result;
+    if (e.type === "paymentFailed") throw new L2payError("PAYMENT_FAILED", e.reason);
+    return {
+      paymentHash: started.paymentHash,
+      preimage: e.preimage,
+      amount: BigInt(inv.amount),
+      fee: BigInt(started.fee),
+      description: inv.description,
+      merchant: inv.merchant,
+    };
+  }
+
+  /**
+   * Closes the channel: cooperatively when the hub answers, otherwise on chain alone
+   * (register the latest co-signed state, wait out the challenge period, settle). Resolves
+   * with the payout to this wallet's account.
+   */
+  async close({ timeoutMs = this.timeoutMs, unilateral = false } = {}) {
+    const meta = await this.activeMeta();
+    if (!meta) throw new L2payError("NO_CHANNEL", "no open channel");
+    const id = meta.channelId;
+    const adjudicator = this.hubInfo?.adjudicator ?? meta.adjudicator;
+    const progress = (step) => (p) => this.emit("chain", { ...p, step, channelId: id });
+    if (!unilateral && this.connection === "connected") {
+      try {
+        const agreed = this.agreed(id, "close", timeoutMs);
+        this.core.close(id, Date.now());
+        await this.pump();
+        await agreed;
+        const { events } = await this.chain.send(
+          { to: adjudicator, data: this.core.txState(id, "closeCooperative"), label: "close" },
+          progress("close"),
+        );
+        return this.finish(meta, events, "closed");
+      } catch (e) {
+        this.emit("error", asL2payError(e));
+      }
+    }
+    meta.status = "closing";
+    await this.store.put(["channels", id, meta]);
+    const reg = await this.chain.send(
+      { to: adjudicator, data: this.core.txState(id, "closeUnilateral"), label: "force close" },
+      progress("forceClose"),
+    );
+    this.core.handleChainClosing(id);
+    await this.pump();
+    const registered = reg.events.find((e) => e.type === "closeRegistered");
+    this.emit("chain", { step: "challengePeriod", stage: "waiting", deadline: registered.deadline, channelId: id });
+    await this.chain.waitUntil(registered.deadline);
+    const { events } = await this.chain.send(
+      { to: adjudicator, data: this.core.txSettle(id), label: "settle" },
+      progress("settle"),
+    );
+    return this.finish(meta, events, "settled");
+  }
+
+  /** An encrypted backup of the key, channels and history (a string to save somewhere safe). */
+  async exportBackup(passphrase) {
+    await this.queue;
+    const stores = await this.store.dump();
+    const secret = await this.exportKeyBytes();
+    return sealBackup({ key: Array.from(secret), stores, exportedAt: Date.now() }, passphrase);
+  }
+
+  /** A WebLN-shaped provider paying l2pay invoices through this wallet. */
+  webln({ install = false } = {}) {
+    const provider = {
+      enable: async () => {},
+      getInfo: async () => ({
+        node: { alias: "l2pay", pubkey: this.address },
+        methods: ["getInfo", "sendPayment"],
+        supports: ["l2pay"],
+      }),
+      sendPayment: async (paymentRequest) => {
+        const r = await this.pay(paymentRequest);
+        return { preimage: r.preimage.slice(2) };
+      },
+    };
+    if (install && typeof window !== "undefined" && !window.webln) window.webln = provider;
+    return provider;
+  }
+
+  /** Drops the hub connection once (tests, diagnostics); the wallet reconnects. */
+  dropConnection() {
+    this.transport?.drop();
+  }
+
+  /** Stops the wallet: disconnects and closes the database. */
+  async dispose() {
+    this.closedForGood = true;
+    this.remote?.close();
+    this.stopServing?.();
+    this.transport?.stop();
+    clearTimeout(this.timer);
+    await this.queue.catch(() => {});
+    this.store?.close();
+    this.core?.free();
+    this.lock?.release();
+  }
+
+  // ----- internals -----
+
+  async load() {
+    const ledger = await this.store.entries("ledger");
+    for (const [id, snapshot] of await this.store.entries("snapshots")) {
+      const payments = ledger
+        .filter(([k]) => k.startsWith(`${id}/`))
+        .map(([k, v]) => [k.slice(id.length + 1), v]);
+      this.core.restore(snapshot, payments);
+    }
+    // Payments whose HTLC never got stored before a crash did not happen.
+    const open = new Set();
+    for (const id of this.core.channelIds()) {
+      const c = this.core.channel(id);
+      for (const h of c.state.htlcs) open.add(h.payment_hash.toLowerCase());
+      for (const p of c.payments) open.add(p.id.toLowerCase());
+    }
+    for (const [hash, r] of await this.store.entries("payments")) {
+      if (r.status === "pending" && !open.has(hash.toLowerCase())) {
+        await this.store.put(["payments", hash, { ...r, status: "failed", reason: "interrupted before it was sent" }]);
+      }
+    }
+  }
+
+  connect() {
+    this.transport = new Transport(this.hubUrl, {
+      onOpen: () => this.setConnection("connecting"),
+      onFrame: (bytes) =>
+        this.serial(async () => {
+          try {
+            this.core.handleFrame(bytes, Date.now());
+          } catch (e) {
+            this.emit("error", asL2payError(e));
+          }
+          await this.drainCore();
+        }),
+      onClose: () =>
+        this.serial(async () => {
+          this.core.handleDisconnected();
+          this.setConnection("disconnected");
+          await this.drainCore();
+        }),
+    });
+    this.setConnection("connecting");
+    this.transport.start();
+  }
+
+  setConnection(state) {
+    if (this.connection === state) return;
+    this.connection = state;
+    this.emit("connection", { state });
+  }
+
+  whenWelcomed() {
+    if (this.hubInfo && this.connection === "connected") return Promise.resolve(this.hubInfo);
+    return this.waitFor((e) => e.type === "welcome", "the hub").then(() => this.hubInfo);
+  }
+
+  /** Runs `f` after everything queued before it (frames, writes) — one at a time. */
+  serial(f) {
+    const next = this.queue.then(f, f);
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  pump() {
+    return this.serial(() => this.drainCore());
+  }
+
+  /** Drains the core: sends frames, stores records durably then confirms them, reacts. */
+  async drainCore() {
+    for (;;) {
+      const outs = this.core.drain();
+      if (outs.length === 0) break;
+      const persists = [];
+      for (const o of outs) {
+        if (o.kind === "send") this.transport?.send(o.bytes);
+        else if (o.kind === "persist") persists.push(o);
+        else await this.onCoreEvent(o.event);
+      }
+      if (persists.length) {
+        try {
+          await this.store.persist(persists);
+        } catch (e) {
+          // Nothing that depends on these records is released; the core retransmits later.
+          this.emit("error", new L2payError("STORAGE_FAILED", `could not store the channel: ${e?.message ?? e}`));
+          break;
+        }
+        const last = new Map();
+        for (const p of persists) last.set(p.channelId, p.seq);
+        for (const [id, seq] of last) this.core.handlePersisted(id, seq);
+      }
+    }
+    this.schedule();
+  }
+
+  schedule() {
+    clearTimeout(this.timer);
+    const at = this.core.pollTimeout();
+    if (at === undefined || this.closedForGood) return;
+    this.timer = setTimeout(
+      () =>
+        this.serial(async () => {
+          this.core.handleTimeout(Date.now());
+          await this.drainCore();
+        }),
+      Math.max(0, at - Date.now()),
+    );
+  }
+
+  async onCoreEvent(e) {
+    for (const [w] of this.waiters) w(e);
+    switch (e.type) {
+      case "welcome":
+        this.hubInfo = e;
+        this.setConnection("connected");
+        break;
+      case "hubError":
+        this.emit("error", new L2payError(e.code, `hub: ${e.message}`));
+        break;
+      case "paymentSettled":
+      case "paymentFailed": {
+        const r = await this.store.get("payments", e.paymentHash);
+        if (r) {
+          const status = e.type === "paymentSettled" ? "settled" : "failed";
+          const next = { ...r, status, preimage: e.preimage ?? null, reason: e.reason ?? null };
+          await this.store.put(["payments", e.paymentHash, next]);
+        }
+        this.emit("payment", {
+          paymentHash: e.paymentHash,
+          status: e.type === "paymentSettled" ? "settled" : "failed",
+          preimage: e.preimage ?? null,
+          reason: e.reason ?? null,
+        });
+        break;
+      }
+      case "refunded":
+        this.emit("refund", { paymentHash: e.paymentId, amount: BigInt(e.amount) });
+        break;
+      case "updated":
+        this.emit("state", { channelId: e.channelId, nonce: e.nonce, op: opKind(e.op), by: e.by });
+        break;
+      case "goToChain":
+        this.emit("chain", { step: "dispute", stage: "required", channelId: e.channelId, reason: e.reason });
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Resolves with the first core event `match` accepts; rejects after `timeoutMs`. */
+  waitFor(match, what, timeoutMs = this.timeoutMs) {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(w);
+        reject(new L2payError("TIMEOUT", `timed out waiting for ${what}`));
+      }, timeoutMs);
+      const w = (e) => {
+        if (e.type === "hubError" && e.code === "BAD_CHANNEL" && what === "registration") {
+          clearTimeout(timer);
+          this.waiters.delete(w);
+          reject(new L2payError("BAD_CHANNEL", e.message));
+        } else if (match(e)) {
+          clearTimeout(timer);
+          this.waiters.delete(w);
+          resolve(e);
+        }
+      };
+      this.waiters.set(w, true);
+    });
+  }
+
+  /** Resolves when our `kind` proposal on `id` is agreed; rejects if the hub refuses it. */
+  agreed(id, kind, timeoutMs) {
+    return this.waitFor(
+      (e) =>
+        same(e.channelId ?? "0x", id) &&
+        ((e.type === "updated" && e.by === "A" && opKind(e.op) === kind) ||
+          (e.type === "proposalRejected" && opKind(e.op) === kind)),
+      `the hub to agree the ${kind}`,
+      timeoutMs,
+    ).then((e) => {
+      if (e.type === "proposalRejected") throw new L2payError("REJECTED", `the hub refused the ${kind}: ${e.reason}`);
+      return e;
+    });
+  }
+
+  async untilState(id, pred, what) {
+    if (pred(this.core.channel(id))) return;
+    await this.waitFor((e) => e.type === "updated" && same(e.channelId, id) && pred(this.core.channel(id)), what);
+  }
+
+  /** Sends the funding transaction(s) for `amount` on channel `id` and tells the core. */
+  async fund(id, amount, step) {
+    const adjudicator = this.hubInfo.adjudicator;
+    const progress = (p) => this.emit("chain", { ...p, step, channelId: id });
+    if (!same(this.token, ZERO)) {
+      await this.chain.send({ to: this.token, data: txApprove(adjudicator, amount.toString()), label: "approve" }, progress);
+    }
+    const meta = await this.store.get("channels", id);
+    const data = meta?.status === "opening" ? this.core.txOpen(id, amount.toString()) : this.core.txDeposit(id, amount.toString());
+    const value = same(this.token, ZERO) ? amount : 0n;
+    const { events } = await this.chain.send({ to: adjudicator, data, value, label: step }, progress);
+    await this.serial(async () => {
+      for (const e of events) {
+        if (e.type === "deposit" && same(e.channelId, id)) {
+          this.core.handleChainDeposit(id, e.participant, e.total, Date.now());
+        }
+      }
+      await this.drainCore();
+    });
+  }
+
+  async finish(meta, events, status) {
+    const done = events.find((e) => e.type === "closed" || e.type === "settled");
+    meta.status = "closed";
+    meta.closedAt = Date.now();
+    await this.store.put(["channels", meta.channelId, meta]);
+    this.emit("chain", { step: status, stage: "done", channelId: meta.channelId });
+    return { channelId: meta.channelId, payout: BigInt(done?.payouts?.[0] ?? 0), how: status };
+  }
+
+  async activeMeta() {
+    const all = (await this.store.entries("channels")).map(([, m]) => m);
+    return all.filter((m) => m.status !== "closed").sort((a, b) => b.createdAt - a.createdAt)[0] ?? null;
+  }
+
+  async requireOpen() {
+    const meta = await this.activeMeta();
+    if (!meta || meta.status !== "open") {
+      throw new L2payError("NO_CHANNEL", "open a channel first (wallet.openChannel)");
+    }
+    return meta;
+  }
+
+  async describe(meta) {
+    const c = this.core.channel(meta.channelId);
+    return {
+      channelId: meta.channelId,
+      status: meta.status,
+      nonce: c?.state.nonce ?? 0,
+      available: BigInt(c?.balance ?? 0),
+      locked: BigInt(c?.locked ?? 0),
+      deposited: BigInt(c?.state.deposits[0] ?? 0),
+      withdrawn: BigInt(c?.state.withdrawn[0] ?? 0),
+      hubBalance: BigInt(c?.state.balances[1] ?? 0),
+      failure: c?.failure ?? null,
+    };
+  }
+
+  async exportKeyBytes() {
+    const key = await loadOrCreateKey(this.store, this.passphrase);
+    try {
+      return key.toBytes();
+    } finally {
+      key.free();
+    }
+  }
+
+  /** Every event (used to mirror events into follower tabs). */
+  onAny(cb) {
+    this.anyListeners ??= new Set();
+    this.anyListeners.add(cb);
+    return () => this.anyListeners.delete(cb);
+  }
+
+  emit(event, payload) {
+    for (const cb of this.anyListeners ?? []) cb(event, payload);
+    for (const cb of this.listeners.get(event) ?? []) {
+      try {
+        cb(payload);
+      } catch (e) {
+        queueMicrotask(() => {
+          throw e;
+        });
+      }
+    }
+  }
+}
