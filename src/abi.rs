@@ -279,6 +279,21 @@ pub fn decode_log(topics: &[B256], data: &[u8]) -> Result<Option<ChainEvent>, Er
     Ok(Some(ev))
 }
 
+/// The topic (event signature hash) of an adjudicator event by its Solidity name, for
+/// `eth_getLogs` filters.
+pub fn event_topic(name: &str) -> Option<B256> {
+    Some(match name {
+        "Opened" => Opened::SIGNATURE_HASH,
+        "Deposited" => Deposited::SIGNATURE_HASH,
+        "Withdrawn" => Withdrawn::SIGNATURE_HASH,
+        "Closed" => Closed::SIGNATURE_HASH,
+        "CloseRegistered" => CloseRegistered::SIGNATURE_HASH,
+        "Challenged" => Challenged::SIGNATURE_HASH,
+        "Settled" => Settled::SIGNATURE_HASH,
+        _ => return None,
+    })
+}
+
 /// Decodes the `uint256` an `eth_call` of `balanceOf` returned.
 pub fn decode_uint(data: &[u8]) -> Result<U256, Error> {
     balanceOfCall::abi_decode_returns(data).map_err(|e| Error::Decode(format!("uint256: {e}")))

@@ -1,7 +1,7 @@
 // On-chain steps through an EIP-1193 provider (`window.ethereum`, or any object with
 // `request({ method, params })`). Calldata comes from the Rust core; this module only moves
 // it and follows the transaction: submitted → mined → confirmed.
-import { decodeLog, decodeUint, txBalanceOf } from "./l2pay_core.js";
+import { decodeLog, decodeUint, eventTopic, txBalanceOf } from "./l2pay_core.js";
 import { L2payError } from "./errors.js";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -95,6 +95,16 @@ export class Chain {
     onProgress({ stage: "confirmed", hash, label });
     const events = receipt.logs.map((l) => decodeLog(l.topics, l.data)).filter((e) => e !== null);
     return { hash, receipt, events };
+  }
+
+  /** The decoded adjudicator events `name` (e.g. "Settled") of one channel, oldest first. */
+  async events(adjudicator, name, channelId) {
+    const logs = await this.rpc(
+      "eth_getLogs",
+      [{ address: adjudicator, fromBlock: "0x0", toBlock: "latest", topics: [eventTopic(name), channelId] }],
+      "reading events",
+    );
+    return logs.map((l) => decodeLog(l.topics, l.data)).filter((e) => e !== null);
   }
 
   /** Resolves once the chain's clock passes `deadline` (unix seconds). */

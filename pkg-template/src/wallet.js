@@ -241,6 +241,9 @@ export class Wallet {
    * (insufficient balance)… with nothing spent.
    */
   async pay(invoice, { timeoutMs = this.timeoutMs } = {}) {
+    if (typeof invoice !== "string") {
+      throw new L2payError("INVALID_INVOICE", `an invoice is an l2pay1… string, got ${typeof invoice}`);
+    }
     const meta = await this.requireOpen();
     const inv = parseInvoice(invoice);
     await this.whenWelcomed();
@@ -312,11 +315,17 @@ export class Wallet {
     const registered = reg.events.find((e) => e.type === "closeRegistered");
     this.emit("chain", { step: "challengePeriod", stage: "waiting", deadline: registered.deadline, channelId: id });
     await this.chain.waitUntil(registered.deadline);
-    const { events } = await this.chain.send(
-      { to: adjudicator, data: this.core.txSettle(id), label: "settle" },
-      progress("settle"),
-    );
-    return this.finish(meta, events, "settled");
+    // Anyone may settle once the period is over (the hub's watchtower does too).
+    let settled = await this.chain.events(adjudicator, "Settled", id);
+    if (!settled.length) {
+      try {
+        settled = (await this.chain.send({ to: adjudicator, data: this.core.txSettle(id), label: "settle" }, progress("settle"))).events;
+      } catch (e) {
+        settled = await this.chain.events(adjudicator, "Settled", id);
+        if (!settled.length) throw e;
+      }
+    }
+    return this.finish(meta, settled, "settled");
   }
 
   /** An encrypted backup of the key, channels and history (a string to save somewhere safe). */
@@ -641,4 +650,27 @@ export class Wallet {
       }
     }
   }
+}
+
+// Every public method rejects with an `L2payError` (errors thrown by the wasm core carry a
+// code but are plain `Error`s).
+for (const m of ["channel", "balance", "history", "openChannel", "topUp", "withdraw", "pay", "close", "exportBackup"]) {
+  const f = Wallet.prototype[m];
+  Wallet.prototype[m] = async function (...args) {
+    try {
+      return await f.apply(this, args);
+    } catch (e) {
+      throw asL2payError(e);
+    }
+  };
+}
+for (const m of ["open", "restore"]) {
+  const f = Wallet[m];
+  Wallet[m] = async (...args) => {
+    try {
+      return await f.apply(Wallet, args);
+    } catch (e) {
+      throw asL2payError(e);
+    }
+  };
 }

@@ -596,6 +596,14 @@ pub fn tx_approve(spender: &str, amount_: &str) -> Result<String, WasmError> {
     )))
 }
 
+/// The topic of an adjudicator event (`"Settled"`, `"Closed"`, …) for `eth_getLogs`.
+#[wasm_bindgen(js_name = eventTopic, unchecked_return_type = "Hex")]
+pub fn event_topic(name: &str) -> Result<String, WasmError> {
+    abi::event_topic(name)
+        .map(|t| hex0x(t.as_slice()))
+        .ok_or_else(|| WasmError::malformed("event", format!("unknown event {name}")))
+}
+
 /// ERC-20 `balanceOf(who)` calldata.
 #[wasm_bindgen(js_name = txBalanceOf, unchecked_return_type = "Hex")]
 pub fn tx_balance_of(who: &str) -> Result<String, WasmError> {

@@ -1,0 +1,281 @@
+// The browser SDK end to end in headless Chromium against a real hub, anvil and the demo
+// merchant (the devnet binary): open a channel through the EIP-1193 provider, pay, receive a
+// refund, top up, withdraw, reload mid-payment, reconnect after a dropped connection, two
+// tabs on one wallet, backup → clear site data → restore, close (cooperative and unilateral).
+//
+// Run: node --test tests/e2e/sdk.spec.mjs (scripts/test.sh builds pkg/ first).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { startDevnet, tokenBalance, launchBrowser } from './devnet.mjs';
+
+const USD = 1_000_000n; // tUSD has 6 decimals
+let dev;
+let browser;
+let context;
+let page;
+
+/** Opens the wallet `name` in `p`, recording its events in `window.events`. */
+async function openWallet(p, name = 'shopper', account = 0) {
+  await p.goto(`${dev.base}/sdk.html`);
+  return p.evaluate(async ({ name, account }) => {
+    const { Wallet, httpProvider } = await import('/pkg/index.js');
+    const cfg = await (await fetch('/devnet.json')).json();
+    window.events = [];
+    window.cfg = cfg;
+    window.wallet = await Wallet.open({
+      name,
+      hubUrl: cfg.hubUrl,
+      challengePeriod: cfg.challengePeriod,
+      chain: { provider: httpProvider(cfg.rpcUrl, { account: cfg.fundingAccounts[account] }), token: cfg.token, pollMs: 50 },
+    });
+    for (const e of ['payment', 'refund', 'state', 'connection', 'chain', 'role', 'error']) {
+      window.wallet.on(e, (payload) => window.events.push({ e, payload: JSON.parse(JSON.stringify(payload, (_, v) => (typeof v === 'bigint' ? v.toString() : v))) }));
+    }
+    return { role: window.wallet.role, address: window.wallet.address };
+  }, { name, account });
+}
+
+/** Runs `f(wallet)` in the page and returns its result with bigints as strings. */
+function inPage(p, f, arg) {
+  return p.evaluate(async ({ src, arg }) => {
+    // eslint-disable-next-line no-new-func
+    const r = await new Function('wallet', 'arg', `return (${src})(wallet, arg);`)(window.wallet, arg);
+    return JSON.parse(JSON.stringify(r ?? null, (_, v) => (typeof v === 'bigint' ? v.toString() : v)));
+  }, { src: f.toString(), arg });
+}
+
+async function invoice(amount, description = 'test order') {
+  const r = await dev.api('/api/merchant/invoices', { amount: amount.toString(), description });
+  assert.ok(r.status >= 200 && r.status < 300, JSON.stringify(r.body));
+  return r.body;
+}
+
+async function until(p, pred, arg, what) {
+  await p.waitForFunction(pred, arg, { timeout: 60000, polling: 100 }).catch((e) => {
+    throw new Error(`${what}: ${e.message}`);
+  });
+}
+
+before(async () => {
+  dev = await startDevnet();
+  browser = await launchBrowser();
+  context = await browser.newContext();
+  page = await context.newPage();
+  page.on('pageerror', (e) => console.error('page error:', e));
+});
+
+after(async () => {
+  await browser?.close();
+  await dev?.stop();
+});
+
+test('open a channel through the provider, pay an invoice, get the receipt', async () => {
+  const funder = dev.config.fundingAccounts[0];
+  const before = await tokenBalance(dev, funder);
+  const { role, address } = await openWallet(page);
+  assert.equal(role, 'leader');
+  assert.match(address, /^0x[0-9a-fA-F]{40}$/);
+  const ch = await inPage(page, (w) => w.openChannel({ deposit: 100_000_000n }));
+  assert.equal(ch.status, 'open');
+  assert.equal(ch.available, String(100n * USD));
+  assert.equal(await tokenBalance(dev, funder), before - 100n * USD, 'the deposit came from the provider account');
+  const stages = await page.evaluate(() => window.events.filter((x) => x.e === 'chain').map((x) => `${x.payload.label}:${x.payload.stage}`));
+  for (const s of ['approve:submitted', 'openChannel:mined', 'openChannel:confirmed']) assert.ok(stages.includes(s), s);
+
+  const inv = await invoice(12n * USD, 'mug');
+  const receipt = await inPage(page, (w, inv) => w.pay(inv), inv.invoice);
+  assert.equal(receipt.amount, String(12n * USD));
+  assert.equal(receipt.description, 'mug');
+  const hash = '0x' + createHash('sha256').update(Buffer.from(receipt.preimage.slice(2), 'hex')).digest('hex');
+  assert.equal(hash, inv.paymentHash.toLowerCase(), 'the preimage proves payment');
+  const bal = await inPage(page, (w) => w.balance());
+  assert.equal(BigInt(bal.available), 88n * USD - BigInt(receipt.fee));
+  const merchant = await dev.api('/api/merchant/payments');
+  assert.ok(JSON.stringify(merchant.body).toLowerCase().includes(inv.paymentHash.slice(2).toLowerCase()));
+});
+
+test('typed errors: overspend, garbage invoice, expired invoice; nothing changes', async () => {
+  const before = await inPage(page, (w) => w.channel());
+  const big = await invoice(1000n * USD, 'too much');
+  const short = await dev.api('/api/merchant/invoices', { amount: String(USD), description: 'short-lived', ttlSecs: 1 });
+  await new Promise((r) => setTimeout(r, 2100));
+  const codes = await inPage(page, async (w, invs) => {
+    const out = [];
+    for (const i of [...invs, 'l2pay1garbage', 42]) {
+      try {
+        await w.pay(i);
+        out.push('paid');
+      } catch (e) {
+        out.push(`${e instanceof Error && e.name}:${e.code}`);
+      }
+    }
+    return out;
+  }, [big.invoice, short.body.invoice]);
+  assert.deepEqual(codes, [
+    'L2payError:INVALID_UPDATE',
+    'L2payError:INVOICE_EXPIRED',
+    'L2payError:INVALID_INVOICE',
+    'L2payError:INVALID_INVOICE',
+  ]);
+  const after = await inPage(page, (w) => w.channel());
+  assert.deepEqual(after, before);
+});
+
+test('a refund issued by the merchant arrives as an event and shows in history', async () => {
+  const hist = await inPage(page, (w) => w.history());
+  const paid = hist.find((h) => h.description === 'mug');
+  const r = await dev.api('/api/merchant/refunds', { paymentId: paid.paymentHash, amount: String(5n * USD) });
+  assert.ok(r.status >= 200 && r.status < 300, JSON.stringify(r.body));
+  await until(page, () => window.events.some((x) => x.e === 'refund'), undefined, 'refund event');
+  const after = await inPage(page, (w) => w.history());
+  assert.equal(after.find((h) => h.paymentHash === paid.paymentHash).refunded, String(5n * USD));
+  const over = await dev.api('/api/merchant/refunds', { paymentId: paid.paymentHash, amount: String(8n * USD) });
+  assert.ok(over.status >= 400 && over.status < 500, 'refunding more than was paid is refused');
+});
+
+test('top up and withdraw through the provider', async () => {
+  const funder = dev.config.fundingAccounts[0];
+  const before = await inPage(page, (w) => w.balance());
+  await inPage(page, (w) => w.topUp(20_000_000n));
+  const topped = await inPage(page, (w) => w.balance());
+  assert.equal(BigInt(topped.available), BigInt(before.available) + 20n * USD);
+  const chainBefore = await tokenBalance(dev, funder);
+  await inPage(page, (w) => w.withdraw('7000000'));
+  const after = await inPage(page, (w) => w.balance());
+  assert.equal(BigInt(after.available), BigInt(topped.available) - 7n * USD);
+  assert.equal(await tokenBalance(dev, funder), chainBefore + 7n * USD, 'withdrawal paid to the provider account');
+});
+
+test('reload in the middle of a payment: it finishes after the reload', async () => {
+  const inv = await invoice(3n * USD, 'reload');
+  const before = await inPage(page, (w) => w.balance());
+  await page.evaluate((i) => {
+    window.wallet.pay(i).catch(() => {});
+  }, inv.invoice);
+  await page.reload();
+  await openWallet(page);
+  await until(page, async (hash) => (await window.wallet.history()).some((h) => h.paymentHash === hash && h.status !== 'pending'), inv.paymentHash, 'payment resolved after reload');
+  const hist = await inPage(page, (w) => w.history());
+  const entry = hist.find((h) => h.paymentHash === inv.paymentHash);
+  const after = await inPage(page, (w) => w.balance());
+  if (entry.status === 'settled') {
+    assert.equal(BigInt(after.available), BigInt(before.available) - 3n * USD - BigInt(entry.fee));
+  } else {
+    // Reloaded before the HTLC was stored: nothing was sent, nothing spent.
+    assert.equal(entry.status, 'failed');
+    assert.equal(after.available, before.available);
+  }
+  assert.equal(after.locked, '0');
+});
+
+test('a dropped hub connection reconnects and payments continue', async () => {
+  await page.evaluate(() => {
+    window.events = [];
+    window.wallet.dropConnection();
+  });
+  await until(page, () => window.events.some((x) => x.e === 'connection' && x.payload.state === 'disconnected'), undefined, 'disconnected event');
+  await until(page, () => window.wallet.connectionState === 'connected', undefined, 'reconnected');
+  const inv = await invoice(1n * USD, 'after reconnect');
+  const r = await inPage(page, (w, i) => w.pay(i), inv.invoice);
+  assert.ok(r.preimage);
+});
+
+test('two tabs: the second forwards to the first, and takes over when it closes', async () => {
+  const page2 = await context.newPage();
+  const { role } = await openWallet(page2);
+  assert.equal(role, 'follower');
+  const inv = await invoice(2n * USD, 'from tab 2');
+  const r = await inPage(page2, (w, i) => w.pay(i), inv.invoice);
+  assert.ok(r.preimage, 'paid through the leading tab');
+  const b1 = await inPage(page, (w) => w.balance());
+  const b2 = await inPage(page2, (w) => w.balance());
+  assert.deepEqual(b1, b2, 'one channel, one state');
+  await page.close();
+  await until(page2, () => window.wallet.role === 'leader', undefined, 'tab 2 takes over');
+  await until(page2, () => window.wallet.connectionState === 'connected', undefined, 'tab 2 connected');
+  const inv2 = await invoice(1n * USD, 'tab 2 leads');
+  const r2 = await inPage(page2, (w, i) => w.pay(i), inv2.invoice);
+  assert.ok(r2.preimage);
+  page = page2;
+});
+
+test('backup, clear site data, restore: same channel, same balance, still pays', async () => {
+  const before = await inPage(page, (w) => w.balance());
+  const hist = await inPage(page, (w) => w.history());
+  const backup = await inPage(page, (w) => w.exportBackup('correct horse battery'));
+  assert.ok(!backup.includes('"key":['), 'the backup is encrypted');
+  await page.evaluate(async () => {
+    await window.wallet.dispose();
+    await new Promise((res, rej) => {
+      const r = indexedDB.deleteDatabase('l2pay:shopper');
+      r.onsuccess = res;
+      r.onerror = () => rej(r.error);
+    });
+  });
+  const wrong = await page.evaluate(async (backup) => {
+    const { Wallet } = await import('/pkg/index.js');
+    try {
+      await Wallet.restore({ backup, passphrase: 'wrong passphrase', hubUrl: window.cfg.hubUrl, chain: { provider: { request: async () => [] } }, name: 'shopper' });
+      return 'restored';
+    } catch (e) {
+      return e.code;
+    }
+  }, backup);
+  assert.equal(wrong, 'WRONG_PASSPHRASE');
+  await page.evaluate(async (backup) => {
+    const { Wallet, httpProvider } = await import('/pkg/index.js');
+    const cfg = window.cfg;
+    window.wallet = await Wallet.restore({
+      backup, passphrase: 'correct horse battery', name: 'shopper', hubUrl: cfg.hubUrl, challengePeriod: cfg.challengePeriod,
+      chain: { provider: httpProvider(cfg.rpcUrl, { account: cfg.fundingAccounts[0] }), token: cfg.token, pollMs: 50 },
+    });
+  }, backup);
+  assert.deepEqual(await inPage(page, (w) => w.balance()), before);
+  assert.deepEqual(await inPage(page, (w) => w.history()), hist);
+  await until(page, () => window.wallet.connectionState === 'connected', undefined, 'restored wallet connects');
+  const inv = await invoice(1n * USD, 'after restore');
+  assert.ok((await inPage(page, (w, i) => w.pay(i), inv.invoice)).preimage);
+});
+
+test('WebLN: sendPayment pays an l2pay invoice', async () => {
+  const inv = await invoice(1n * USD, 'webln');
+  const r = await page.evaluate(async (i) => {
+    const webln = window.wallet.webln({ install: true });
+    await window.webln.enable();
+    const info = await window.webln.getInfo();
+    return { same: webln === window.webln, info, res: await window.webln.sendPayment(i) };
+  }, inv.invoice);
+  assert.ok(r.same);
+  assert.equal(r.info.node.alias, 'l2pay');
+  assert.match(r.res.preimage, /^[0-9a-f]{64}$/);
+});
+
+test('cooperative close pays the channel balance back to the provider account', async () => {
+  const funder = dev.config.fundingAccounts[0];
+  const bal = await inPage(page, (w) => w.balance());
+  const chainBefore = await tokenBalance(dev, funder);
+  const res = await inPage(page, (w) => w.close());
+  assert.equal(res.how, 'closed');
+  assert.equal(res.payout, bal.available);
+  assert.equal(await tokenBalance(dev, funder), chainBefore + BigInt(bal.available));
+  assert.equal(await inPage(page, (w) => w.channel()), null);
+});
+
+test('unilateral close when the hub does not answer: dispute followed to the end', async () => {
+  const p = await context.newPage();
+  await openWallet(p, 'solo', 1);
+  await inPage(p, (w) => w.openChannel({ deposit: 10_000_000n }));
+  const inv = await invoice(4n * USD, 'before going solo');
+  await inPage(p, (w, i) => w.pay(i), inv.invoice);
+  const funder = dev.config.fundingAccounts[1];
+  const chainBefore = await tokenBalance(dev, funder);
+  const closing = p.evaluate(() => window.wallet.close({ unilateral: true }).then((r) => ({ ...r, payout: r.payout.toString() })));
+  await until(p, () => window.events.some((x) => x.e === 'chain' && x.payload.step === 'challengePeriod'), undefined, 'close registered');
+  await dev.rpc('evm_increaseTime', [dev.config.challengePeriod + 1]);
+  await dev.rpc('evm_mine', []);
+  const res = await closing;
+  assert.equal(res.how, 'settled');
+  assert.equal(BigInt(res.payout), 6n * USD);
+  assert.equal(await tokenBalance(dev, funder), chainBefore + 6n * USD);
+});
