@@ -7,7 +7,7 @@
 //! time, and drains [`ClientOutput`]s — frames to send (already gated on durability by the
 //! channel core), records to persist (confirm with [`ClientCore::handle_persisted`]) and events.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use alloy_primitives::{Address, B256};
@@ -18,7 +18,7 @@ use crate::invoice::Invoice;
 use crate::ledger::Payment;
 use crate::op::{Op, Policy};
 use crate::router::RoutingPolicy;
-use crate::session::{answer_challenge, Frame};
+use crate::session::{answer_challenge, Frame, SyncState};
 use crate::signer::{LocalSigner, Signer};
 use crate::state::{ChannelParams, Side};
 use crate::wire::{encode_frame, RejectReason};
@@ -71,6 +71,9 @@ pub enum ClientEvent {
         payment_id: B256,
         amount: Amount,
     },
+    /// A channel was recovered from the hub's countersigned state (see
+    /// [`ClientCore::set_resync`]).
+    Restored { channel_id: B256, nonce: u64 },
     /// One of our proposals (not a payment) was refused.
     ProposalRejected {
         channel_id: B256,
@@ -111,6 +114,10 @@ pub struct ClientCore {
     hub: Option<HubInfo>,
     channels: BTreeMap<B256, Channel>,
     out: VecDeque<ClientOutput>,
+    /// On the next welcome, fetch every channel's latest state from the hub first.
+    resync: bool,
+    /// Channels whose `SyncState` has not arrived yet.
+    awaiting_sync: BTreeSet<B256>,
 }
 
 impl ClientCore {
@@ -120,7 +127,22 @@ impl ClientCore {
             hub: None,
             channels: BTreeMap::new(),
             out: VecDeque::new(),
+            resync: false,
+            awaiting_sync: BTreeSet::new(),
         }
+    }
+
+    /// After a restore from an old backup (or from the key alone) our channel states may be
+    /// behind the hub's: on the next welcome, ask the hub for its latest countersigned state
+    /// of every channel it holds with us before resuming any of them. Resuming a stale state
+    /// directly would look like a desync to both ends.
+    pub fn set_resync(&mut self, on: bool) {
+        self.resync = on;
+    }
+
+    /// True until every channel the hub listed has been synced.
+    pub fn resyncing(&self) -> bool {
+        self.resync
     }
 
     pub fn address(&self) -> Address {
@@ -232,7 +254,15 @@ impl ClientCore {
                 hub.routing = routing;
                 hub.channels = channels;
                 let info = hub.clone();
-                self.event(ClientEvent::Welcome(Box::new(info)));
+                self.event(ClientEvent::Welcome(Box::new(info.clone())));
+                if self.resync {
+                    self.awaiting_sync = info.channels.iter().map(|p| p.channel_id()).collect();
+                    self.resync = !self.awaiting_sync.is_empty();
+                    for id in self.awaiting_sync.clone() {
+                        self.send(&Frame::Sync { channel_id: id });
+                    }
+                    return Ok(());
+                }
                 let ids: Vec<B256> = self.channels.keys().copied().collect();
                 for id in ids {
                     let ch = self.channels.get_mut(&id).expect("listed");
@@ -262,7 +292,8 @@ impl ClientCore {
                 self.drain(id);
                 r?;
             }
-            Frame::Auth { .. } | Frame::Register { .. } => {
+            Frame::SyncState(sync) => self.adopt_sync(*sync, now)?,
+            Frame::Auth { .. } | Frame::Register { .. } | Frame::Sync { .. } => {
                 return Err(Error::Decode("a hub does not send this frame".into()))
             }
         }
@@ -372,6 +403,72 @@ impl ClientCore {
             expiry,
             htlc_id,
         })
+    }
+
+    /// Adopts the hub's countersigned state of a channel after checking that both ends
+    /// signed it, unless what we hold is newer; then resumes the channel.
+    fn adopt_sync(&mut self, sync: SyncState, now: u64) -> Result<(), Error> {
+        let hub = self.hub.as_ref().ok_or(Error::NotConnected)?;
+        let me = self.signer.address();
+        let params = sync.params;
+        if params.participants != [me, hub.hub] {
+            return Err(Error::Decode(
+                "synced channel is not ours with this hub".into(),
+            ));
+        }
+        sync.state.check_invariant()?;
+        let id = params.channel_id();
+        let digest = sync.state.digest(&params);
+        let peer_sig = match sync.sigs {
+            Some([a, b]) => {
+                a.verify(&digest, me)?;
+                b.verify(&digest, hub.hub)?;
+                Some(b)
+            }
+            None if sync.state.nonce == 0 => None,
+            None => return Err(Error::Decode("a synced state needs both signatures".into())),
+        };
+        let ours = self.channels.get(&id).map(|c| c.latest().nonce);
+        if ours.is_none_or(|n| n < sync.state.nonce) {
+            let nonce = sync.state.nonce;
+            let snapshot = ChannelSnapshot {
+                params,
+                me: Side::A,
+                policy: hub.policy.clone(),
+                // We may have signed one proposal beyond the agreed state before losing it:
+                // never sign that nonce again.
+                highest_signed: nonce + 1,
+                latest: sync.state,
+                latest_peer_sig: peer_sig,
+                pending: None,
+                chain_deposits: sync.chain_deposits,
+                last_htlc_id: sync.last_htlc_id,
+            };
+            for (pid, p) in &sync.payments {
+                self.out.push_back(ClientOutput::Persist {
+                    channel_id: id,
+                    seq: 0,
+                    snapshot: Box::new(snapshot.clone()),
+                    payment: Some((*pid, p.clone())),
+                });
+            }
+            self.out.push_back(ClientOutput::Persist {
+                channel_id: id,
+                seq: 0,
+                snapshot: Box::new(snapshot.clone()),
+                payment: None,
+            });
+            self.restore(snapshot, sync.payments);
+            self.event(ClientEvent::Restored {
+                channel_id: id,
+                nonce,
+            });
+        }
+        self.awaiting_sync.remove(&id);
+        if self.awaiting_sync.is_empty() {
+            self.resync = false;
+        }
+        self.register(id, now)
     }
 
     fn send(&mut self, frame: &Frame) {

@@ -7,11 +7,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::eip712;
 use crate::error::SignatureError;
+use crate::ledger::Payment;
 use crate::op::Policy;
 use crate::router::RoutingPolicy;
 use crate::signer::{Signature, Signer};
-use crate::state::ChannelParams;
+use crate::state::{ChannelParams, ChannelState};
 use crate::wire::Message;
+use crate::Amount;
 
 /// Everything that travels over a client–hub connection.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +44,27 @@ pub enum Frame {
     /// Hub → client: a request or frame was refused; the connection stays usable unless the
     /// hub closes it.
     Error { code: String, message: String },
+    /// Client → hub: send me your latest countersigned state of this channel (a wallet that
+    /// lost its storage, or restored an old backup, recovers from it).
+    Sync { channel_id: B256 },
+    /// Hub → client: the answer to `Sync`.
+    SyncState(Box<SyncState>),
+}
+
+/// A channel's latest state signed by both, with what the ledger must remember. The client
+/// checks both signatures, so a hub can only hand back a state the client itself signed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncState {
+    pub params: ChannelParams,
+    pub state: ChannelState,
+    /// `[A, B]` signatures on `state`; absent at nonce 0 (nothing was signed yet).
+    pub sigs: Option<[Signature; 2]>,
+    /// Cumulative deposits the hub's chain watcher has seen, `[A, B]`.
+    #[serde(with = "crate::serde_util::amount_pair")]
+    pub chain_deposits: [Amount; 2],
+    pub last_htlc_id: [u64; 2],
+    pub payments: Vec<(B256, Payment)>,
 }
 
 /// The digest a client signs to authenticate to `hub` with `challenge`.

@@ -12,7 +12,7 @@ use alloy::primitives::{Address, B256};
 use l2pay::channel::{Channel, Event, Output};
 use l2pay::op::{Op, Policy};
 use l2pay::router::{known_preimage, Channels, Router, RoutingPolicy};
-use l2pay::session::Frame;
+use l2pay::session::{Frame, SyncState};
 use l2pay::signer::{LocalSigner, Signer};
 use l2pay::state::{ChannelParams, Side};
 use l2pay::Amount;
@@ -123,6 +123,9 @@ pub struct SignedLatest {
     /// Preimages the hub knows for HTLCs it receives in this state.
     pub preimages: Vec<(B256, B256)>,
 }
+
+/// Payment records a `SyncState` carries at most (~100 bytes each; frames are ≤ 64 KiB).
+const MAX_SYNC_PAYMENTS: usize = 400;
 
 pub struct HubActor {
     settings: HubSettings,
@@ -374,10 +377,46 @@ impl HubActor {
                 }
                 self.dirty.push(id);
             }
+            Frame::Sync { channel_id } => {
+                let Some(ch) = self
+                    .channels
+                    .get_mut(&channel_id)
+                    .filter(|c| c.params().participants[0] == client)
+                else {
+                    self.metrics.frames_rejected.inc();
+                    self.error_to(
+                        client,
+                        "UNKNOWN_CHANNEL",
+                        format!("no channel {channel_id} with this client"),
+                    );
+                    return;
+                };
+                let (state, sigs) = match ch.signed_latest() {
+                    Some((state, sigs)) => (state, Some(sigs)),
+                    None => (ch.latest().clone(), None),
+                };
+                let sync = SyncState {
+                    params: ch.params().clone(),
+                    state,
+                    sigs,
+                    chain_deposits: ch.snapshot().chain_deposits,
+                    last_htlc_id: ch.snapshot().last_htlc_id,
+                    // What refunds can still draw on, bounded to fit one frame.
+                    payments: ch
+                        .ledger()
+                        .payments()
+                        .filter(|(_, p)| p.refundable() > 0)
+                        .take(MAX_SYNC_PAYMENTS)
+                        .map(|(k, v)| (*k, v.clone()))
+                        .collect(),
+                };
+                self.send_to(client, Frame::SyncState(Box::new(sync)));
+            }
             Frame::Challenge { .. }
             | Frame::Auth { .. }
             | Frame::Welcome { .. }
             | Frame::Registered { .. }
+            | Frame::SyncState(_)
             | Frame::Error { .. } => {
                 self.metrics.frames_rejected.inc();
                 self.error_to(

@@ -124,7 +124,8 @@ export interface HistoryEntry {
   amount: bigint;
   fee: bigint;
   description: string;
-  merchant: Hex;
+  /** Null for a payment recovered from the hub after a restore (its record was lost). */
+  merchant: Hex | null;
   status: "pending" | "settled" | "failed";
   preimage: Hex | null;
   reason: string | null;
@@ -174,8 +175,14 @@ export declare class Wallet {
   private constructor();
   /** Opens (or creates) the wallet stored in this origin's IndexedDB and connects to the hub. */
   static open(options: WalletOptions): Promise<Wallet>;
-  /** Restores from `exportBackup`'s output (replacing the stored wallet), then opens it. */
-  static restore(options: WalletOptions & { backup: string; passphrase: string }): Promise<Wallet>;
+  /**
+   * Restores the wallet (replacing what `name` holds) from `exportBackup`'s output and its
+   * passphrase, or from the channel key alone, then opens it; it recovers the latest
+   * countersigned state of every channel from the hub, so an old backup loses nothing.
+   */
+  static restore(
+    options: Omit<WalletOptions, "passphrase"> & ({ backup: string; passphrase: string } | { key: Hex }),
+  ): Promise<Wallet>;
   /** The channel key's address (signs states; needs no ether). Null in a follower tab. */
   readonly address: Hex | null;
   readonly connectionState: "connecting" | "connected" | "disconnected";

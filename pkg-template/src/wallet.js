@@ -7,7 +7,7 @@ import { Key, WalletCore, parseInvoice, txApprove } from "./l2pay_core.js";
 import { Chain } from "./chain.js";
 import { initL2pay } from "./init.js";
 import { L2payError, asL2payError } from "./errors.js";
-import { loadOrCreateKey, openBackup, randomHex32, saveKey, sealBackup } from "./keys.js";
+import { fromHex, loadOrCreateKey, openBackup, randomHex32, saveKey, sealBackup } from "./keys.js";
 import { Store } from "./store.js";
 import { Transport } from "./transport.js";
 import { toPositive } from "./units.js";
@@ -75,6 +75,8 @@ export class Wallet {
     this.core = new WalletCore(key);
     key.free();
     await this.load();
+    this.needsSync = (await this.store.get("meta", "needsSync")) === true;
+    this.core.setResync(this.needsSync);
     if (this.remote) {
       this.remote.close();
       this.remote = null;
@@ -91,18 +93,35 @@ export class Wallet {
     for (const m of FORWARDED) this[m] = (...args) => this.remote.call(m, args);
   }
 
-  /** Restores a wallet from `exportBackup`'s output, replacing whatever `name` holds. */
-  static async restore({ backup, passphrase, ...opts }) {
+  /**
+   * Restores a wallet, replacing whatever `name` holds: from `exportBackup`'s output (with its
+   * passphrase), or from the channel key alone (`key`: 0x-hex). Either way the wallet then
+   * recovers the latest countersigned state of every channel from the hub, so an old backup
+   * loses nothing.
+   */
+  static async restore({ backup, passphrase, key, ...opts }) {
     await initL2pay(opts.wasm);
-    const data = await openBackup(backup, passphrase);
     const name = opts.name ?? "default";
+    let stores = {};
+    let secret;
+    if (backup !== undefined) {
+      const data = await openBackup(backup, passphrase);
+      stores = data.stores;
+      secret = Uint8Array.from(data.key);
+    } else if (typeof key === "string") {
+      secret = fromHex(key);
+    } else {
+      throw new L2payError("INVALID_OPTIONS", "restore needs a backup (with its passphrase) or a key");
+    }
     const store = await Store.open(name);
     try {
-      await store.load(data.stores);
-      const key = Key.fromBytes(Uint8Array.from(data.key));
-      await saveKey(store, key, opts.passphrase);
-      key.free();
+      await store.load(stores);
+      const k = Key.fromBytes(secret);
+      await saveKey(store, k, opts.passphrase);
+      k.free();
+      await store.put(["meta", "needsSync", true]);
     } finally {
+      secret.fill(0);
       store.close();
     }
     return Wallet.open({ ...opts, name });
@@ -155,11 +174,18 @@ export class Wallet {
 
   /** Payments made from this wallet, newest first, with refunds against them. */
   async history() {
-    const refunds = new Map();
+    const ledger = new Map();
     for (const id of this.core.channelIds()) {
-      for (const p of this.core.channel(id).payments) refunds.set(p.id.toLowerCase(), BigInt(p.refunded));
+      for (const p of this.core.channel(id).payments) ledger.set(p.id.toLowerCase(), p);
     }
     const records = (await this.store.entries("payments")).map(([, r]) => r);
+    const known = new Set(records.map((r) => r.paymentHash.toLowerCase()));
+    // Payments recovered from the hub (a restore without this record) have no description.
+    for (const [hash, p] of ledger) {
+      if (p.payer === "A" && !known.has(hash)) {
+        records.push({ paymentHash: p.id, amount: p.amount, fee: "0", description: "", merchant: null, status: "settled", preimage: p.preimage, createdAt: 0 });
+      }
+    }
     records.sort((a, b) => b.createdAt - a.createdAt);
     return records.map((r) => ({
       paymentHash: r.paymentHash,
@@ -170,7 +196,7 @@ export class Wallet {
       status: r.status,
       preimage: r.preimage ?? null,
       reason: r.reason ?? null,
-      refunded: refunds.get(r.paymentHash.toLowerCase()) ?? 0n,
+      refunded: BigInt(ledger.get(r.paymentHash.toLowerCase())?.refunded ?? 0),
       createdAt: r.createdAt,
     }));
   }
@@ -465,6 +491,10 @@ export class Wallet {
         for (const [id, seq] of last) this.core.handlePersisted(id, seq);
       }
     }
+    if (this.needsSync && !this.core.resyncing) {
+      this.needsSync = false;
+      await this.store.put(["meta", "needsSync", false]);
+    }
     this.schedule();
   }
 
@@ -514,6 +544,15 @@ export class Wallet {
       case "updated":
         this.emit("state", { channelId: e.channelId, nonce: e.nonce, op: opKind(e.op), by: e.by });
         break;
+      case "restored": {
+        const meta = await this.store.get("channels", e.channelId);
+        if (!meta || meta.status !== "closed") {
+          const next = { createdAt: Date.now(), ...meta, channelId: e.channelId, status: "open" };
+          await this.store.put(["channels", e.channelId, next]);
+        }
+        this.emit("state", { channelId: e.channelId, nonce: e.nonce, op: "restored", by: "B" });
+        break;
+      }
       case "goToChain":
         this.emit("chain", { step: "dispute", stage: "required", channelId: e.channelId, reason: e.reason });
         break;

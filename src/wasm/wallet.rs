@@ -40,7 +40,8 @@ export type CoreEvent =
   | { type: "paymentFailed"; channelId: Hex; paymentHash: Hex; reason: string }
   | { type: "refunded"; channelId: Hex; paymentId: Hex; amount: Amount }
   | { type: "proposalRejected"; channelId: Hex; op: Op; reason: string }
-  | { type: "goToChain"; channelId: Hex; reason: string };
+  | { type: "goToChain"; channelId: Hex; reason: string }
+  | { type: "restored"; channelId: Hex; nonce: number };
 
 export interface CorePayment { id: Hex; payer: "A" | "B"; amount: Amount; refunded: Amount; preimage: Hex | null }
 
@@ -145,6 +146,10 @@ enum JsEvent {
         channel_id: B256,
         reason: String,
     },
+    Restored {
+        channel_id: B256,
+        nonce: u64,
+    },
 }
 
 impl From<ClientEvent> for JsEvent {
@@ -219,6 +224,7 @@ impl From<ClientEvent> for JsEvent {
             ClientEvent::GoToChain { channel_id, reason } => {
                 JsEvent::GoToChain { channel_id, reason }
             }
+            ClientEvent::Restored { channel_id, nonce } => JsEvent::Restored { channel_id, nonce },
         }
     }
 }
@@ -292,6 +298,19 @@ impl WalletCore {
         }
         self.core.restore(snap, records);
         Ok(())
+    }
+
+    /// On the next welcome, recover every channel's latest countersigned state from the hub
+    /// before resuming (after restoring an old backup, or from the key alone).
+    #[wasm_bindgen(js_name = setResync)]
+    pub fn set_resync(&mut self, on: bool) {
+        self.core.set_resync(on);
+    }
+
+    /// True until the hub's states of all its channels with us were recovered.
+    #[wasm_bindgen(getter)]
+    pub fn resyncing(&self) -> bool {
+        self.core.resyncing()
     }
 
     /// A binary frame from the hub. Throws for a frame that does not decode or that the
