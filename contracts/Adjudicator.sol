@@ -13,6 +13,8 @@ interface IERC20Like {
 /// channel closes cooperatively at once, or unilaterally after a challenge period in which a
 /// newer state replaces an older one. Pending HTLCs of the settled state are paid out one by one
 /// against a global preimage registry.
+/// @dev Participant A's key signs states; the account that funds A's side may be another one
+/// (`openFor`): A's payouts then go to that funder, never to the signing key.
 contract Adjudicator {
     // ------------------------------------------------------------------ types
 
@@ -51,6 +53,8 @@ contract Adjudicator {
         address a;
         uint64 challengePeriod;
         Status status;
+        /// Set by `openFor` when the funder is not `a`: A's payouts go to `payeeA`, not to `a`.
+        bool hasPayeeA;
         // slot 1
         address b;
         uint64 deadline;
@@ -67,6 +71,8 @@ contract Adjudicator {
         uint128 payoutB;
         bytes32 locksRoot;
         uint64 nonce;
+        // slot 9 (packed after `nonce`): where A's payouts go if `hasPayeeA`
+        address payeeA;
     }
 
     /// A lock of a settled channel, waiting for `claimHtlc`.
@@ -96,6 +102,8 @@ contract Adjudicator {
         uint256 payoutB;
         bytes32 locksRoot;
         uint256 lockCount;
+        /// Where A's payouts go: the account that called `openFor`, else `a`.
+        address payeeA;
     }
 
     // -------------------------------------------------------------- constants
@@ -137,6 +145,8 @@ contract Adjudicator {
         uint64 challengePeriod,
         bytes32 salt
     );
+    /// `by` is the participant whose side was credited (the payer may be another account, see
+    /// `depositFor`); `totalDeposit` is that side's cumulative deposit.
     event Deposited(bytes32 indexed channelId, address indexed by, uint256 amount, uint256 totalDeposit);
     event Withdrawn(
         bytes32 indexed channelId, uint256 nonce, uint256 amountA, uint256 amountB, uint256 withdrawnA, uint256 withdrawnB
@@ -157,6 +167,7 @@ contract Adjudicator {
 
     error Reentrancy();
     error ZeroCounterparty();
+    error ZeroParticipant();
     error SameParticipants();
     error ChannelExists();
     error NotToken();
@@ -210,43 +221,34 @@ contract Adjudicator {
         nonReentrant
         returns (bytes32 channelId)
     {
-        address a = msg.sender;
-        if (b == address(0)) revert ZeroCounterparty();
-        if (a == b) revert SameParticipants();
-        channelId = keccak256(abi.encode(block.chainid, address(this), a, b, token, uint256(challengePeriod), salt));
-        Channel storage ch = channels[channelId];
-        if (ch.status != Status.None) revert ChannelExists();
-        if (token != address(0) && token.code.length == 0) revert NotToken();
-        if (amount > type(uint128).max) revert AmountTooLarge();
+        channelId = _open(msg.sender, b, token, amount, challengePeriod, salt);
+    }
 
-        ch.a = a;
-        ch.challengePeriod = challengePeriod;
-        ch.status = Status.Open;
-        ch.b = b;
-        if (token != address(0)) ch.token = token;
-        if (amount != 0) ch.depositA = amount;
-
-        emit Opened(channelId, a, b, token, amount, challengePeriod, salt);
-        _pull(token, a, amount);
+    /// Opens a channel with `a` as participant A (the key that signs A's states) and funds A's
+    /// side with `amount` from the caller. A's payouts go to the caller for the channel's whole
+    /// life; the channel id is the same as if `a` had called `open`. Anyone can take a given id
+    /// first (e.g. by front-running): a funder whose `openFor` reverts `ChannelExists` must not
+    /// fund that channel afterwards without checking `getChannel(id).payeeA`.
+    function openFor(address a, address b, address token, uint256 amount, uint64 challengePeriod, bytes32 salt)
+        external
+        payable
+        nonReentrant
+        returns (bytes32 channelId)
+    {
+        if (a == address(0)) revert ZeroParticipant();
+        channelId = _open(a, b, token, amount, challengePeriod, salt);
     }
 
     /// Adds `amount` to the caller's side of an open channel.
     function deposit(bytes32 channelId, uint256 amount) external payable nonReentrant {
-        Channel storage ch = _channel(channelId);
-        if (ch.status != Status.Open) revert NotOpen();
-        uint256 total;
-        if (msg.sender == ch.a) {
-            total = ch.depositA + amount;
-            ch.depositA = total;
-        } else if (msg.sender == ch.b) {
-            total = ch.depositB + amount;
-            ch.depositB = total;
-        } else {
-            revert NotParticipant();
-        }
-        if (ch.depositA + ch.depositB > type(uint128).max) revert AmountTooLarge();
-        emit Deposited(channelId, msg.sender, amount, total);
-        _pull(ch.token, msg.sender, amount);
+        _deposit(channelId, msg.sender, amount);
+    }
+
+    /// Adds `amount`, paid by the caller, to `participant`'s side of an open channel. The money
+    /// belongs to that side from now on: it is paid out to the side's payout address
+    /// (`getChannel(id).payeeA` for A, `b` for B), not to the caller.
+    function depositFor(bytes32 channelId, address participant, uint256 amount) external payable nonReentrant {
+        _deposit(channelId, participant, amount);
     }
 
     /// Pays out the withdrawals `s` authorises beyond what was already withdrawn on chain.
@@ -263,7 +265,7 @@ contract Adjudicator {
         ch.withdrawnA = s.withdrawnA;
         ch.withdrawnB = s.withdrawnB;
         emit Withdrawn(s.channelId, s.nonce, amountA, amountB, s.withdrawnA, s.withdrawnB);
-        _pay(ch.token, ch.a, amountA);
+        _pay(ch.token, _payeeA(ch), amountA);
         _pay(ch.token, ch.b, amountB);
     }
 
@@ -280,7 +282,7 @@ contract Adjudicator {
 
         ch.status = Status.Closed;
         emit Closed(s.channelId, s.nonce, payA, payB);
-        _pay(ch.token, ch.a, payA);
+        _pay(ch.token, _payeeA(ch), payA);
         _pay(ch.token, ch.b, payB);
     }
 
@@ -297,11 +299,12 @@ contract Adjudicator {
     }
 
     /// Starts a unilateral close on the implicit nonce-0 state: every deposit goes back to its
-    /// depositor. Only for a participant who never got a signed state.
+    /// side. Only for a participant who never got a signed state, or for A's funder (`openFor`),
+    /// whose signing key may hold no coin to pay for gas.
     function closeWithoutState(bytes32 channelId) external nonReentrant {
         Channel storage ch = _channel(channelId);
         if (ch.status != Status.Open) revert NotOpen();
-        if (msg.sender != ch.a && msg.sender != ch.b) revert NotParticipant();
+        if (msg.sender != ch.a && msg.sender != ch.b && msg.sender != _payeeA(ch)) revert NotParticipant();
         if (ch.withdrawnA != 0 || ch.withdrawnB != 0) revert HasWithdrawals();
         // Nonce-0 state: balances, deposits, withdrawals zero, no locks.
         ch.payoutA = uint128(ch.depositA);
@@ -346,7 +349,7 @@ contract Adjudicator {
 
         ch.status = Status.Closed;
         emit Settled(channelId, ch.nonce, payA, payB, locks.length);
-        _pay(ch.token, ch.a, payA);
+        _pay(ch.token, _payeeA(ch), payA);
         _pay(ch.token, ch.b, payB);
     }
 
@@ -376,7 +379,7 @@ contract Adjudicator {
         } else if (block.timestamp <= l.expiry) {
             revert Undetermined();
         }
-        address to = (l.fromA == redeemed) ? ch.b : ch.a;
+        address to = (l.fromA == redeemed) ? ch.b : _payeeA(ch);
         uint256 amount = l.amount;
         l.claimed = true;
         emit HtlcClaimed(channelId, index, to, amount, redeemed);
@@ -426,6 +429,7 @@ contract Adjudicator {
         v.payoutB = ch.payoutB;
         v.locksRoot = ch.locksRoot;
         v.lockCount = settledLocks[channelId].length;
+        v.payeeA = _payeeA(ch);
     }
 
     function getLock(bytes32 channelId, uint256 index) external view returns (StoredLock memory) {
@@ -436,6 +440,58 @@ contract Adjudicator {
 
     function _buildDomainSeparator() private view returns (bytes32) {
         return keccak256(abi.encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, block.chainid, address(this)));
+    }
+
+    function _open(address a, address b, address token, uint256 amount, uint64 challengePeriod, bytes32 salt)
+        private
+        returns (bytes32 channelId)
+    {
+        if (b == address(0)) revert ZeroCounterparty();
+        if (a == b) revert SameParticipants();
+        channelId = keccak256(abi.encode(block.chainid, address(this), a, b, token, uint256(challengePeriod), salt));
+        Channel storage ch = channels[channelId];
+        if (ch.status != Status.None) revert ChannelExists();
+        if (token != address(0) && token.code.length == 0) revert NotToken();
+        if (amount > type(uint128).max) revert AmountTooLarge();
+
+        ch.a = a;
+        ch.challengePeriod = challengePeriod;
+        ch.status = Status.Open;
+        if (msg.sender != a) {
+            ch.hasPayeeA = true;
+            ch.payeeA = msg.sender;
+        }
+        ch.b = b;
+        if (token != address(0)) ch.token = token;
+        if (amount != 0) ch.depositA = amount;
+
+        emit Opened(channelId, a, b, token, amount, challengePeriod, salt);
+        _pull(token, msg.sender, amount);
+    }
+
+    /// Credits `amount` to `participant`'s side and pulls it from the caller.
+    function _deposit(bytes32 channelId, address participant, uint256 amount) private {
+        Channel storage ch = _channel(channelId);
+        if (ch.status != Status.Open) revert NotOpen();
+        uint256 total;
+        if (participant == ch.a) {
+            total = ch.depositA + amount;
+            ch.depositA = total;
+        } else if (participant == ch.b) {
+            total = ch.depositB + amount;
+            ch.depositB = total;
+        } else {
+            revert NotParticipant();
+        }
+        if (ch.depositA + ch.depositB > type(uint128).max) revert AmountTooLarge();
+        emit Deposited(channelId, participant, amount, total);
+        _pull(ch.token, msg.sender, amount);
+    }
+
+    /// Where A's payouts go: the funder given at `openFor`, else A itself. Reads slot 9 only
+    /// for such channels (the flag shares slot 0 with `status`, which every caller reads).
+    function _payeeA(Channel storage ch) private view returns (address) {
+        return ch.hasPayeeA ? ch.payeeA : ch.a;
     }
 
     function _channel(bytes32 channelId) private view returns (Channel storage ch) {

@@ -88,11 +88,14 @@ async fn main() -> Result<(), ChainError> {
         adjudicator,
     };
     let watchtower = AdjudicatorClient::new(adjudicator, net.wallet(3));
-    for who in [p.alice.address(), p.bob.address()] {
+    // Funds Alice's side of the `openFor` channels; Alice's key only signs.
+    let funder = AdjudicatorClient::new(adjudicator, net.wallet(4));
+    for who in [p.alice.address(), p.bob.address(), net.address(4)] {
         send(tk.mint(who, U256::from(1_000_000_000_000u64))).await?;
     }
     p.a.approve(token, u128::MAX).await?;
     p.b.approve(token, u128::MAX).await?;
+    funder.approve(token, u128::MAX).await?;
 
     // Native coin: open, top-ups, withdrawal, cooperative close.
     let n = p.params(Address::ZERO, 1);
@@ -149,6 +152,40 @@ async fn main() -> Result<(), ChainError> {
     t.add(
         "closeCooperative (ERC-20)",
         &p.b.close_cooperative(&e, &fin, &p.sign(&e, &fin)).await?,
+    );
+
+    // Funder ≠ signer: account 4 opens for Alice and tops her side up; A's payouts go to it.
+    let f = p.params(Address::ZERO, 6);
+    t.add(
+        "openFor (native, funder ≠ A)",
+        &funder.open_for(&f, 10 * ETH).await?,
+    );
+    p.b.deposit(&f, 5 * ETH).await?;
+    t.add(
+        "depositFor (native, funder tops up A)",
+        &funder.deposit_for(&f, p.alice.address(), ETH).await?,
+    );
+    let s = state(3, [9 * ETH, 4 * ETH], [11 * ETH, 5 * ETH], [2 * ETH, ETH]);
+    t.add(
+        "withdraw (pays both sides, native, A's to funder)",
+        &p.b.withdraw(&f, &s, &p.sign(&f, &s)).await?,
+    );
+    let mut fin = state(4, [8 * ETH, 5 * ETH], [11 * ETH, 5 * ETH], [2 * ETH, ETH]);
+    fin.is_final = true;
+    t.add(
+        "closeCooperative (native, A's share to funder)",
+        &p.b.close_cooperative(&f, &fin, &p.sign(&f, &fin)).await?,
+    );
+    let fe = p.params(token, 7);
+    t.add(
+        "openFor (ERC-20, funder ≠ A)",
+        &funder.open_for(&fe, 10_000_000).await?,
+    );
+    t.add(
+        "depositFor (ERC-20, funder tops up A)",
+        &funder
+            .deposit_for(&fe, p.alice.address(), 1_000_000)
+            .await?,
     );
 
     // Unilateral close without locks: register, challenge, settle.

@@ -124,6 +124,45 @@ impl AdjudicatorClient {
         send(call).await
     }
 
+    /// Opens the channel `params` describes for participant A = `params.participants[0]` (the
+    /// key that signs A's states), funded with `deposit` from the wallet, which receives all of
+    /// A's payouts. Native coin is sent as value; an ERC-20 must be approved first
+    /// ([`Self::approve`]).
+    pub async fn open_for(
+        &self,
+        params: &ChannelParams,
+        deposit: Amount,
+    ) -> Result<TransactionReceipt, ChainError> {
+        let call = self
+            .contract
+            .openFor(
+                params.participants[0],
+                params.participants[1],
+                params.token,
+                amount(deposit),
+                params.challenge_period,
+                params.salt,
+            )
+            .value(native_value(params.token, deposit));
+        send(call).await
+    }
+
+    /// Adds `deposit`, paid by the wallet, to `participant`'s side (one of
+    /// `params.participants`); it is paid out to that side's payout address. Native coin is
+    /// sent as value; an ERC-20 must be approved first ([`Self::approve`]).
+    pub async fn deposit_for(
+        &self,
+        params: &ChannelParams,
+        participant: Address,
+        deposit: Amount,
+    ) -> Result<TransactionReceipt, ChainError> {
+        let call = self
+            .contract
+            .depositFor(params.channel_id(), participant, amount(deposit))
+            .value(native_value(params.token, deposit));
+        send(call).await
+    }
+
     // ----- signed states -----
 
     /// Executes the withdrawals `state` authorises. `sigs` are `[A, B]`.
