@@ -87,7 +87,8 @@ if [ -d tests/e2e ]; then
 fi
 if [ ${#e2e[@]} -gt 0 ]; then
     run "build wasm package" bash scripts/build-wasm.sh
-    run "end-to-end tests (${#e2e[@]} files in tests/e2e/)" node --test "${e2e[@]}"
+    run "build the devnet (the e2e tests start it)" cargo build -p l2pay-devnet
+    run "end-to-end tests (${#e2e[@]} files in tests/e2e/)" env L2PAY_SKIP_BUILD=1 node --test "${e2e[@]}"
 fi
 
 summary ok
