@@ -10,6 +10,8 @@ use l2pay::{eip712, LocalSigner, Signer};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::wasm_bindgen_test;
 
+mod wallet;
+
 /// keccak256("cow"): the EIP-712 specification's example key, address `0xCD2a…D826`.
 const COW: &str = "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826";
 
