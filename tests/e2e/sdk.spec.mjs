@@ -192,6 +192,21 @@ test('a dropped hub connection reconnects and payments continue', async () => {
   assert.ok(r.preimage);
 });
 
+test('offline, then online: a payment started offline completes when the network returns', async () => {
+  await context.setOffline(true);
+  await page.evaluate(() => window.wallet.dropConnection());
+  await until(page, () => window.wallet.connectionState !== 'connected', undefined, 'offline');
+  const inv = await invoice(1n * USD, 'offline');
+  await page.evaluate((i) => {
+    window.offlinePay = window.wallet.pay(i, { timeoutMs: 60000 }).then((r) => r.preimage, (e) => e.code);
+  }, inv.invoice);
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.notEqual(await page.evaluate(() => window.wallet.connectionState), 'connected', 'still offline');
+  await context.setOffline(false);
+  const res = await page.evaluate(() => window.offlinePay);
+  assert.match(res, /^0x[0-9a-f]{64}$/, `paid after coming back online (got ${res})`);
+});
+
 test('two tabs: the second forwards to the first, and takes over when it closes', async () => {
   const page2 = await context.newPage();
   const { role } = await openWallet(page2);
