@@ -49,6 +49,10 @@ else
     echo "wasm-opt -Oz: $before -> $(stat -c %s pkg/l2pay_core_bg.wasm) bytes"
     cp pkg-template/README.md pkg/README.md
     cp pkg-template/src/*.js pkg-template/src/*.d.ts pkg/
+    # wasm-bindgen declares `[Symbol.dispose]()` on its classes: pull in the lib that types
+    # it, so consumers need neither `lib: ["ESNext"]` nor skipLibCheck.
+    { echo '/// <reference lib="esnext.disposable" />'; cat pkg/l2pay_core.d.ts; } >pkg/l2pay_core.d.ts.tmp
+    mv pkg/l2pay_core.d.ts.tmp pkg/l2pay_core.d.ts
     node -e '
         const fs = require("fs");
         const [template, out, version] = process.argv.slice(1);
