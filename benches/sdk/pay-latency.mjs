@@ -6,14 +6,18 @@
 //
 // Env: L2PAY_SKIP_BUILD=1 uses target/debug/l2pay-devnet as it is (startDevnet otherwise runs
 // `cargo build -p l2pay-devnet`); L2PAY_DEVNET_BIN=path runs another devnet binary (e.g. a
-// release build) with the same arguments; PROFILE=0 turns the per-phase breakdown off.
+// release build) with the same arguments; PROFILE=0 turns the per-phase breakdown off;
+// GAP_MS=50 idles that long between payments (isolated payments: the SDK's bookkeeping after a
+// receipt, which otherwise delays the next payment, is then off the measured path).
 //
 // Invoices are created through the merchant API before timing. The page opens a wallet on
 // /sdk.html (www/pkg, so run scripts/build-wasm.sh first), opens a 100 tUSD channel, pays 10
 // untimed warm-up invoices, then N timed ones. With PROFILE (default on) the page wraps a few
 // methods of this wallet instance (no SDK file changes): the IndexedDB calls (`store.persist`,
 // `store.put`, `store.get`, `store.entries`), the wasm core's calls (`core.*`), and the
-// WebSocket (`transport.send`, frames received), and reports where each payment's time went.
+// WebSocket (`transport.send`, frames received), and reports where each payment's time went
+// (with GAP_MS=0: the counters also include the bookkeeping a payment leaves for after its
+// receipt, which back to back delays the next payment anyway).
 import { spawn } from 'node:child_process';
 import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -24,6 +28,7 @@ const N = Number(process.argv[2] ?? 200);
 const WARMUP = 10;
 const PROFILE = process.env.PROFILE !== '0';
 const AMOUNT = 10_000n; // 0.01 tUSD per payment
+const GAP_MS = Number(process.env.GAP_MS ?? 0);
 
 const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
 const f1 = (x) => x.toFixed(1);
@@ -107,7 +112,7 @@ try {
   }
   const createMs = performance.now() - t0;
 
-  const result = await page.evaluate(async ({ invoices, warmup, profile }) => {
+  const result = await page.evaluate(async ({ invoices, warmup, profile, gap }) => {
     const w = window.wallet;
     // ---- optional instrumentation of this wallet instance ----
     const acc = { idb: 0, idbTx: 0, persist: 0, persistN: 0, put: 0, putN: 0, read: 0, readN: 0, wasm: 0, wasmN: 0, sent: 0, recv: 0 };
@@ -153,12 +158,18 @@ try {
     zero();
     const ms = [];
     const start = performance.now();
+    let idle = 0;
     for (const inv of invoices.slice(warmup)) {
+      if (gap) {
+        const g = performance.now();
+        await new Promise((r) => setTimeout(r, gap));
+        idle += performance.now() - g;
+      }
       const t = performance.now();
       await w.pay(inv);
       ms.push(performance.now() - t);
     }
-    const wall = performance.now() - start;
+    const wall = performance.now() - start - idle;
     // For scale: one small put per transaction on a scratch database, strict vs relaxed.
     let idbScale = null;
     if (profile) {
@@ -185,15 +196,15 @@ try {
       db.close();
     }
     return { ms, wall, acc: { ...acc }, wasmBy: { ...wasmBy }, idbScale };
-  }, { invoices, warmup: WARMUP, profile: PROFILE });
+  }, { invoices, warmup: WARMUP, profile: PROFILE, gap: GAP_MS });
 
   const ms = [...result.ms].sort((a, b) => a - b);
   const mean = ms.reduce((a, b) => a + b, 0) / ms.length;
   console.log(`pay() → merchant-settled receipt, ${N} sequential payments after ${WARMUP} warm-up, headless Chromium ` +
-    `${browser.version()}, devnet ${process.env.L2PAY_DEVNET_BIN ?? 'target/debug/l2pay-devnet'}${PROFILE ? ', instrumented' : ''}`);
+    `${browser.version()}, devnet ${process.env.L2PAY_DEVNET_BIN ?? 'target/debug/l2pay-devnet'}${PROFILE ? ', instrumented' : ''}${GAP_MS ? `, ${GAP_MS} ms idle between payments` : ''}`);
   console.log(`load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}; ${WARMUP + N} invoices created beforehand in ${(createMs / 1000).toFixed(1)} s`);
   console.log(`latency ms: p50 ${f1(pct(ms, 50))}  p90 ${f1(pct(ms, 90))}  p99 ${f1(pct(ms, 99))}  mean ${f1(mean)}  min ${f1(ms[0])}  max ${f1(ms[ms.length - 1])}`);
-  console.log(`throughput: ${(N / (result.wall / 1000)).toFixed(1)} payments/s (one at a time)`);
+  console.log(`throughput: ${(N / (result.wall / 1000)).toFixed(1)} payments/s (one at a time${GAP_MS ? ', idle gaps excluded' : ''})`);
   if (PROFILE) {
     const a = result.acc;
     const per = (x) => f1(x / N);
