@@ -111,6 +111,10 @@ export function explain(e, action = "") {
     case "BAD_TTL":
     case "BAD_REQUEST":
       return `The request was not accepted: ${reason}.`;
+    case "INSUFFICIENT_ON_CHAIN":
+      return reason;
+    case "FOLLOWER_TAB":
+      return "Another tab is using this wallet. Close the other l2pay tabs, then restore from this one.";
     case "NO_FILE":
       return "Choose a backup file first.";
     case "NO_WALLET":

@@ -215,9 +215,20 @@ function amountOf(id) {
   return parseAmount($(id).value);
 }
 
+/** Refuses before any transaction when the account cannot pay `amount` (a reverted deposit helps nobody). */
+async function ensureOnChain(w, amount) {
+  const { onChain } = await w.balance();
+  if (onChain < amount) {
+    const e = new Error(`Your account holds ${fmt(onChain)} on chain, less than the ${fmt(amount)} you asked for. Choose a smaller amount.`);
+    e.code = "INSUFFICIENT_ON_CHAIN";
+    throw e;
+  }
+}
+
 $("open-btn").addEventListener("click", () =>
   run($("open-btn"), "Opening…", async (w) => {
     const deposit = amountOf("open-amount");
+    await ensureOnChain(w, deposit);
     await w.openChannel({ deposit });
     return `Channel open with ${fmt(deposit)}. Payments from now on are instant.`;
   }, "open"));
@@ -225,6 +236,7 @@ $("open-btn").addEventListener("click", () =>
 $("topup-btn").addEventListener("click", () =>
   run($("topup-btn"), "Topping up…", async (w) => {
     const a = amountOf("topup-amount");
+    await ensureOnChain(w, a);
     const b = await w.topUp(a);
     return `Added ${fmt(a)}. You can now spend ${fmt(b.available)}.`;
   }, "topUp"));
@@ -283,6 +295,12 @@ $("restore-btn").addEventListener("click", () =>
     if (!file) {
       const e = new Error("no backup file chosen");
       e.code = "NO_FILE";
+      throw e;
+    }
+    if (currentWallet()?.role === "follower") {
+      // Another tab drives this wallet; replacing its storage under it would lose updates.
+      const e = new Error("another tab holds the wallet");
+      e.code = "FOLLOWER_TAB";
       throw e;
     }
     const backup = await file.text();
