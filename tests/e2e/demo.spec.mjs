@@ -4,14 +4,15 @@
 // shopper sees the refund in the wallet panel, backs up (a wrong passphrase is refused),
 // withdraws and closes; then the final on-chain balances are checked to the unit. A second
 // part checks the failure messages: deposit too small, channel too short, expired invoice,
-// hub down, chain unreachable. Screenshots of every page go to test-results/screenshots/.
+// hub down, chain unreachable. Screenshots of every page go to test-results/screenshots/, the
+// pages' console to test-results/demo-console.log.
 //
 // Run: node --test tests/e2e/demo.spec.mjs (after scripts/build-wasm.sh; set
 // L2PAY_SKIP_BUILD=1 to use target/debug/l2pay-devnet as it is).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDevnet, tokenBalance, launchBrowser, ROOT } from './devnet.mjs';
 
@@ -38,9 +39,14 @@ async function shot(page, name) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 }
 
-/** Watches a page for script errors (a page that throws is a failed test). */
+const consoleLog = []; // every page's console, written to test-results/demo-console.log
+
+/** Watches a page for script errors (a page that throws is a failed test) and keeps its console. */
 function watch(page, errors) {
   page.on('pageerror', (e) => errors.push(`${page.url()}: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() !== 'debug' && m.type() !== 'verbose') consoleLog.push(`${new Date().toISOString()} ${m.type()} ${page.url()}: ${m.text()}`);
+  });
 }
 
 const pageErrors = [];
@@ -59,6 +65,7 @@ before(async () => {
 });
 
 after(async () => {
+  writeFileSync(join(ROOT, 'test-results', 'demo-console.log'), consoleLog.join('\n') + '\n');
   await browser?.close();
   await dev?.stop();
 });
