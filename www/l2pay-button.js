@@ -131,6 +131,14 @@ export class L2payButton extends HTMLElement {
   }
 
   connectedCallback() {
+    // Properties set before the element was defined shadow the accessors: re-apply them.
+    for (const p of ["wallet", "invoice"]) {
+      if (Object.prototype.hasOwnProperty.call(this, p)) {
+        const v = this[p];
+        delete this[p];
+        this[p] = v;
+      }
+    }
     if (!this.hasAttribute("state")) this.setAttribute("state", this._state);
     this._parse();
     this._render();
