@@ -209,6 +209,18 @@ impl ClientCore {
         Ok(id)
     }
 
+    /// Drops a channel that never held money (its funding transaction failed). Refused
+    /// (false) once anything was deposited or agreed.
+    pub fn forget(&mut self, id: B256) -> bool {
+        let unused = self.channels.get(&id).is_some_and(|c| {
+            c.latest().nonce == 0 && c.snapshot().chain_deposits == [0, 0] && c.is_idle()
+        });
+        if unused {
+            self.channels.remove(&id);
+        }
+        unused
+    }
+
     /// Asks the hub to drive its end of a channel (after the opening transaction was mined).
     pub fn register(&mut self, id: B256, now: u64) -> Result<(), Error> {
         let ch = self

@@ -71,12 +71,22 @@ export class Chain {
    * stage "submitted", "mined" and "confirmed". Resolves with the receipt and the adjudicator
    * events its logs carry; throws `CHAIN_ERROR` if it reverts.
    */
-  async send({ to, data, value = 0n, label }, onProgress = () => {}) {
+  async send({ to, data, value = 0n, label }, onProgress = () => {}, onSubmitted = async () => {}) {
     const from = await this.account();
     const tx = { from, to, data };
     if (value) tx.value = hexQuantity(value);
     const hash = await this.rpc("eth_sendTransaction", [tx], label);
+    await onSubmitted(hash);
     onProgress({ stage: "submitted", hash, label });
+    return this.follow(hash, label, onProgress);
+  }
+
+  /** The adjudicator events of a transaction already sent (waits until it is mined). */
+  async receipt(hash, label) {
+    return (await this.follow(hash, label, () => {})).events;
+  }
+
+  async follow(hash, label, onProgress) {
     let receipt = null;
     while (!receipt) {
       receipt = await this.rpc("eth_getTransactionReceipt", [hash], label);

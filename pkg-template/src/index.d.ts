@@ -103,8 +103,8 @@ export interface Balance {
   locked: bigint;
   /** Deposited minus withdrawn. */
   deposited: bigint;
-  /** The provider account's token balance on chain. */
-  onChain: bigint;
+  /** The provider account's token balance on chain; null when the chain is unreachable. */
+  onChain: bigint | null;
 }
 
 export interface Receipt {

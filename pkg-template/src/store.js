@@ -91,6 +91,14 @@ export class Store {
     await done(tx);
   }
 
+  /** Deletes `[store, key]` pairs in one strict transaction. */
+  async delete(...keys) {
+    const names = [...new Set(keys.map((k) => k[0]))];
+    const tx = this.db.transaction(names, "readwrite", { durability: "strict" });
+    for (const [store, key] of keys) tx.objectStore(store).delete(key);
+    await done(tx);
+  }
+
   /** The core's `persist` outputs, in order, in one strict transaction. */
   async persist(outputs) {
     const tx = this.db.transaction(["snapshots", "ledger"], "readwrite", { durability: "strict" });

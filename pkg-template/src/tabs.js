@@ -55,7 +55,12 @@ export function serve(wallet, name) {
   if (typeof BroadcastChannel === "undefined") return () => {};
   const bc = new BroadcastChannel(lockName(name));
   bc.onmessage = async ({ data }) => {
-    if (data?.type !== "call" || !FORWARDED.includes(data.method)) return;
+    if (data?.type !== "call") return;
+    if (data.method === "connectionState") {
+      bc.postMessage({ type: "result", id: data.id, ok: true, value: wallet.connectionState });
+      return;
+    }
+    if (!FORWARDED.includes(data.method)) return;
     try {
       const value = await wallet[data.method](...data.args);
       bc.postMessage({ type: "result", id: data.id, ok: true, value });

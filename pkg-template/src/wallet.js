@@ -16,6 +16,9 @@ import { FORWARDED, acquire, follow, serve } from "./tabs.js";
 const ZERO = "0x0000000000000000000000000000000000000000";
 const DEFAULT_TIMEOUT_MS = 30000;
 
+/** Hub error codes for channel messages it refused; the channel core handles them. */
+const CHANNEL_REFUSALS = new Set(["INVALID_UPDATE", "STALE_NONCE", "NONCE_TOO_LOW", "BASE_MISMATCH", "BUSY", "REPLAY"]);
+
 const opKind = (op) => (typeof op === "string" ? op : Object.keys(op)[0]);
 const same = (a, b) => a.toLowerCase() === b.toLowerCase();
 
@@ -89,8 +92,14 @@ export class Wallet {
 
   /** Forwards the wallet's methods to the tab that leads. */
   follow() {
-    this.remote = follow(this.name, (event, payload) => this.emit(event, payload));
+    this.remote = follow(this.name, (event, payload) => {
+      if (event === "connection") this.connection = payload.state;
+      this.emit(event, payload);
+    });
     for (const m of FORWARDED) this[m] = (...args) => this.remote.call(m, args);
+    this.remote.call("connectionState", []).then((state) => {
+      if (this.remote) this.connection = state;
+    }, () => {});
   }
 
   /**
@@ -160,8 +169,11 @@ export class Wallet {
   /** Balances in base units: off chain (spendable and locked in payments) and on chain. */
   async balance() {
     const meta = await this.activeMeta();
-    const account = await this.chain.account();
-    const onChain = await this.chain.tokenBalance(this.token, account);
+    // Off-chain figures are known even when the chain is not reachable.
+    const onChain = await this.chain
+      .account()
+      .then((account) => this.chain.tokenBalance(this.token, account))
+      .catch(() => null);
     if (!meta) return { available: 0n, locked: 0n, deposited: 0n, onChain };
     const c = this.core.channel(meta.channelId);
     return {
@@ -212,27 +224,58 @@ export class Wallet {
     if (chainId !== this.hubInfo.chainId) {
       throw new L2payError("WRONG_CHAIN", `the provider is on chain ${chainId}, the hub on ${this.hubInfo.chainId}`);
     }
-    if (await this.activeMeta()) {
-      throw new L2payError("CHANNEL_EXISTS", "this wallet already has an open channel");
+    const existing = await this.activeMeta();
+    if (existing?.status === "opening" && existing.fundingTx) {
+      // A funding transaction went out before a reload or a failure: finish that channel.
+      return this.completeOpening(existing, await this.chain.receipt(existing.fundingTx, "openChannel"));
     }
+    if (existing) throw new L2payError("CHANNEL_EXISTS", "this wallet already has an open channel");
     const id = this.core.createChannel(this.token, this.challengePeriod, randomHex32());
     await this.pump();
     const meta = { channelId: id, status: "opening", createdAt: Date.now() };
     await this.store.put(["channels", id, meta]);
+    let funded;
     try {
-      await this.fund(id, amount, "openChannel");
-      this.core.register(id, Date.now());
-      const registered = this.waitFor((e) => e.type === "registered" && same(e.channelId, id), "registration");
-      await this.pump();
-      await registered;
-      await this.untilState(id, (c) => BigInt(c.state.deposits[0]) >= amount, "the hub to agree the deposit");
-      meta.status = "open";
-      await this.store.put(["channels", id, meta]);
-      this.emit("state", await this.describe(meta));
-      return this.describe(meta);
+      funded = await this.fund(id, amount, "openChannel", async (hash) => {
+        meta.fundingTx = hash;
+        await this.store.put(["channels", id, meta]);
+      });
     } catch (e) {
-      throw asL2payError(e);
+      // Nothing reached the chain (or it reverted): the channel never existed.
+      if (!meta.fundingTx || e?.code === "CHAIN_ERROR" || e?.code === "USER_REJECTED") {
+        await this.abandon(meta);
+      }
+      throw e;
     }
+    return this.completeOpening(meta, funded);
+  }
+
+  /** Registers a funded channel with the hub and waits until the hub agreed its deposit. */
+  async completeOpening(meta, events) {
+    const id = meta.channelId;
+    const registered = this.waitFor((e) => e.type === "registered" && same(e.channelId, id), "registration");
+    await this.serial(async () => {
+      this.core.register(id, Date.now());
+      this.applyDeposits(id, events);
+      await this.drainCore();
+    });
+    await registered;
+    const total = events.filter((e) => e.type === "deposit" && same(e.channelId, id)).map((e) => BigInt(e.total))[0] ?? 1n;
+    await this.untilState(id, (c) => BigInt(c.state.deposits[0]) >= total, "the hub to agree the deposit");
+    meta.status = "open";
+    await this.store.put(["channels", id, meta]);
+    const info = await this.describe(meta);
+    this.emit("state", info);
+    return info;
+  }
+
+  /** Forgets a channel whose funding never happened. */
+  async abandon(meta) {
+    await this.serial(async () => {
+      if (this.core.forget(meta.channelId)) {
+        await this.store.delete(["snapshots", meta.channelId], ["channels", meta.channelId]);
+      }
+    });
   }
 
   /** Adds `amount` to the channel from the provider's account. */
@@ -240,7 +283,11 @@ export class Wallet {
     const a = toPositive(amount);
     const meta = await this.requireOpen();
     const before = BigInt(this.core.channel(meta.channelId).state.deposits[0]);
-    await this.fund(meta.channelId, a, "topUp");
+    const events = await this.fund(meta.channelId, a, "topUp");
+    await this.serial(async () => {
+      this.applyDeposits(meta.channelId, events);
+      await this.drainCore();
+    });
     await this.untilState(meta.channelId, (c) => BigInt(c.state.deposits[0]) >= before + a, "the hub to agree the top-up");
     return this.balance();
   }
@@ -451,9 +498,15 @@ export class Wallet {
     this.emit("connection", { state });
   }
 
+  /** Waits for the hub's welcome; `NOT_CONNECTED` when it does not come in time. */
   whenWelcomed() {
     if (this.hubInfo && this.connection === "connected") return Promise.resolve(this.hubInfo);
-    return this.waitFor((e) => e.type === "welcome", "the hub").then(() => this.hubInfo);
+    return this.waitFor((e) => e.type === "welcome", "the hub").then(
+      () => this.hubInfo,
+      (e) => {
+        throw e.code === "TIMEOUT" ? new L2payError("NOT_CONNECTED", "the hub cannot be reached; check the connection and retry") : e;
+      },
+    );
   }
 
   /** Runs `f` after everything queued before it (frames, writes) — one at a time. */
@@ -520,7 +573,10 @@ export class Wallet {
         this.setConnection("connected");
         break;
       case "hubError":
-        this.emit("error", new L2payError(e.code, `hub: ${e.message}`));
+        // Refusals of a channel message are the protocol's business: the core retries or
+        // reports them per operation (e.g. the hub's chain watcher not having seen a deposit
+        // yet). Anything else is news for the application.
+        if (!CHANNEL_REFUSALS.has(e.code)) this.emit("error", new L2payError(e.code, `hub: ${e.message}`));
         break;
       case "paymentSettled":
       case "paymentFailed": {
@@ -604,7 +660,11 @@ export class Wallet {
   }
 
   /** Sends the funding transaction(s) for `amount` on channel `id` and tells the core. */
-  async fund(id, amount, step) {
+  /**
+   * Sends the funding transaction(s) for `amount` on channel `id`; `onSubmitted(hash)` runs
+   * once the deposit transaction is out. Returns the adjudicator events of its receipt.
+   */
+  async fund(id, amount, step, onSubmitted = async () => {}) {
     const adjudicator = this.hubInfo.adjudicator;
     const progress = (p) => this.emit("chain", { ...p, step, channelId: id });
     if (!same(this.token, ZERO)) {
@@ -613,15 +673,17 @@ export class Wallet {
     const meta = await this.store.get("channels", id);
     const data = meta?.status === "opening" ? this.core.txOpen(id, amount.toString()) : this.core.txDeposit(id, amount.toString());
     const value = same(this.token, ZERO) ? amount : 0n;
-    const { events } = await this.chain.send({ to: adjudicator, data, value, label: step }, progress);
-    await this.serial(async () => {
-      for (const e of events) {
-        if (e.type === "deposit" && same(e.channelId, id)) {
-          this.core.handleChainDeposit(id, e.participant, e.total, Date.now());
-        }
+    const { events } = await this.chain.send({ to: adjudicator, data, value, label: step }, progress, onSubmitted);
+    return events;
+  }
+
+  /** Tells the core what deposits a receipt shows (inside `serial`). */
+  applyDeposits(id, events) {
+    for (const e of events) {
+      if (e.type === "deposit" && same(e.channelId, id)) {
+        this.core.handleChainDeposit(id, e.participant, e.total, Date.now());
       }
-      await this.drainCore();
-    });
+    }
   }
 
   async finish(meta, events, status) {

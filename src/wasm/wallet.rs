@@ -406,6 +406,12 @@ impl WalletCore {
         Ok(hex0x(id.as_slice()))
     }
 
+    /// Drops a channel whose funding failed; false (and nothing changes) if it ever held
+    /// money.
+    pub fn forget(&mut self, channel_id: &str) -> Result<bool, WasmError> {
+        Ok(self.core.forget(bytes32("channelId", channel_id)?))
+    }
+
     /// Asks the hub to drive its end of a channel.
     pub fn register(&mut self, channel_id: &str, now: f64) -> Result<(), WasmError> {
         Ok(self
