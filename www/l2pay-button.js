@@ -16,7 +16,7 @@
 // or failed. "setup" asks for the first deposit when the wallet has no channel yet; "opening"
 // shows the deposit being mined.
 import { initL2pay, parseInvoice, formatUnits, parseUnits } from "./pkg/index.js";
-import { explain } from "./messages.js";
+import { chainDown, explain } from "./messages.js";
 
 let sharedWallet = null;
 
@@ -316,6 +316,7 @@ export class L2payButton extends HTMLElement {
     try {
       wallet = await this._ready();
       const { onChain } = await wallet.balance();
+      if (onChain === null) throw chainDown();
       if (onChain < deposit) {
         this.$(".status").textContent = `Your account holds ${this.fmt(onChain)} on chain, less than the ${this.fmt(deposit)} deposit. Choose a smaller deposit.`;
         return;

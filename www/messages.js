@@ -17,8 +17,15 @@ export function shortReason(text) {
 }
 
 const HUB_DOWN = "The payment hub is not answering. Your wallet keeps retrying; payments resume as soon as it is back.";
-const CHAIN_DOWN =
+export const CHAIN_DOWN =
   "The blockchain node is unreachable, so on-chain steps (opening a channel, top-ups, withdrawals, closing) cannot run right now. Payments inside an open channel still work.";
+
+/** The error for an on-chain step whose node cannot be reached (`balance().onChain === null`). */
+export function chainDown() {
+  const e = new Error("cannot reach the blockchain node (network unreachable)");
+  e.code = "CHAIN_ERROR";
+  return e;
+}
 
 /**
  * A sentence for a person. `action` tailors a few of them: "pay", "open", "topUp",

@@ -1,6 +1,7 @@
 // The shopper's wallet panel: balances, payment history with refunds against their payments,
 // open / top up / withdraw / close with on-chain progress, encrypted backup and restore.
 import { Wallet } from "./pkg/index.js";
+import { CHAIN_DOWN, chainDown } from "./messages.js";
 import {
   mountChrome, openWallet, wallet as currentWallet, walletEvents, replaceWallet, config, explain, fmt, parseAmount,
   shortHex, say, timeAgo, refreshChip, toast,
@@ -37,8 +38,8 @@ async function refresh() {
     $("b-available").textContent = fmt(b.available);
     $("b-locked").textContent = fmt(b.locked);
     $("b-deposited").textContent = fmt(b.deposited);
-    $("b-onchain").textContent = fmt(b.onChain);
-    $("b-onchain").title = "";
+    $("b-onchain").textContent = b.onChain === null ? "unavailable" : fmt(b.onChain);
+    $("b-onchain").title = b.onChain === null ? CHAIN_DOWN : "";
   } catch (e) {
     const ch = lastChannel;
     $("b-available").textContent = ch ? fmt(ch.available) : fmt(0n);
@@ -218,6 +219,7 @@ function amountOf(id) {
 /** Refuses before any transaction when the account cannot pay `amount` (a reverted deposit helps nobody). */
 async function ensureOnChain(w, amount) {
   const { onChain } = await w.balance();
+  if (onChain === null) throw chainDown();
   if (onChain < amount) {
     const e = new Error(`Your account holds ${fmt(onChain)} on chain, less than the ${fmt(amount)} you asked for. Choose a smaller amount.`);
     e.code = "INSUFFICIENT_ON_CHAIN";
