@@ -6,40 +6,14 @@ use alloy_primitives::{Address, Bytes, B256, U256};
 use alloy_sol_types::{sol, SolCall, SolEvent};
 use serde::Serialize;
 
+use crate::eip712;
 use crate::error::Error;
 use crate::signer::Signature;
 use crate::state::{ChannelParams, ChannelState};
 
 sol! {
-    /// The contract's `State` (same fields and order as [`crate::eip712::State`]).
-    struct State {
-        bytes32 channelId;
-        uint256 nonce;
-        uint256 balanceA;
-        uint256 balanceB;
-        uint256 depositA;
-        uint256 depositB;
-        uint256 withdrawnA;
-        uint256 withdrawnB;
-        bytes32 locksRoot;
-        bool isFinal;
-    }
-
-    struct Lock {
-        uint64 id;
-        bool fromA;
-        uint256 amount;
-        bytes32 paymentHash;
-        uint64 expiry;
-    }
-
     function openFor(address a, address b, address token, uint256 amount, uint64 challengePeriod, bytes32 salt) external payable returns (bytes32 channelId);
     function depositFor(bytes32 channelId, address participant, uint256 amount) external payable;
-    function withdraw(State s, bytes sigA, bytes sigB) external;
-    function closeCooperative(State s, bytes sigA, bytes sigB) external;
-    function closeUnilateral(State s, bytes sigA, bytes sigB) external;
-    function challenge(State s, bytes sigA, bytes sigB) external;
-    function settle(bytes32 channelId, Lock[] locks) external;
     function approve(address spender, uint256 amount) external returns (bool);
     function balanceOf(address who) external view returns (uint256);
 
@@ -105,29 +79,29 @@ pub fn state_call(
     state: &ChannelState,
     sigs: &[Signature; 2],
 ) -> Vec<u8> {
-    let s = sol_state(params, state);
+    let s = state.to_sol(params.channel_id());
     let sig_a = Bytes::copy_from_slice(sigs[0].as_bytes());
     let sig_b = Bytes::copy_from_slice(sigs[1].as_bytes());
     match call {
-        StateCall::Withdraw => withdrawCall {
+        StateCall::Withdraw => eip712::withdrawCall {
             s,
             sigA: sig_a,
             sigB: sig_b,
         }
         .abi_encode(),
-        StateCall::CloseCooperative => closeCooperativeCall {
+        StateCall::CloseCooperative => eip712::closeCooperativeCall {
             s,
             sigA: sig_a,
             sigB: sig_b,
         }
         .abi_encode(),
-        StateCall::CloseUnilateral => closeUnilateralCall {
+        StateCall::CloseUnilateral => eip712::closeUnilateralCall {
             s,
             sigA: sig_a,
             sigB: sig_b,
         }
         .abi_encode(),
-        StateCall::Challenge => challengeCall {
+        StateCall::Challenge => eip712::challengeCall {
             s,
             sigA: sig_a,
             sigB: sig_b,
@@ -138,37 +112,11 @@ pub fn state_call(
 
 /// `settle(channelId, locks)` with the locks of the registered state.
 pub fn settle(params: &ChannelParams, state: &ChannelState) -> Vec<u8> {
-    settleCall {
+    eip712::settleCall {
         channelId: params.channel_id(),
-        locks: state
-            .locks()
-            .into_iter()
-            .map(|l| Lock {
-                id: l.id,
-                fromA: l.fromA,
-                amount: l.amount,
-                paymentHash: l.paymentHash,
-                expiry: l.expiry,
-            })
-            .collect(),
+        locks: state.locks(),
     }
     .abi_encode()
-}
-
-fn sol_state(params: &ChannelParams, state: &ChannelState) -> State {
-    let s = state.to_sol(params.channel_id());
-    State {
-        channelId: s.channelId,
-        nonce: s.nonce,
-        balanceA: s.balanceA,
-        balanceB: s.balanceB,
-        depositA: s.depositA,
-        depositB: s.depositB,
-        withdrawnA: s.withdrawnA,
-        withdrawnB: s.withdrawnB,
-        locksRoot: s.locksRoot,
-        isFinal: s.isFinal,
-    }
 }
 
 /// An adjudicator event a wallet acts on, decoded from a receipt's log. Serialises (for

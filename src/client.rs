@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use alloy_primitives::{Address, B256};
+use serde::Serialize;
 
 use crate::channel::{ChannelSnapshot, Event, Output};
 use crate::error::Error;
@@ -25,7 +26,8 @@ use crate::wire::{encode_frame, RejectReason};
 use crate::{Amount, Channel};
 
 /// The hub this client talks to, as its challenge and welcome described it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct HubInfo {
     pub hub: Address,
     pub chain_id: u64,
@@ -36,8 +38,14 @@ pub struct HubInfo {
     pub channels: Vec<ChannelParams>,
 }
 
-/// What the wallet reports to its owner.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What the wallet reports to its owner. Serialises (for JavaScript) as
+/// `{ type: "paymentSettled", channelId, … }`, amounts as decimal strings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum ClientEvent {
     /// Authenticated with the hub.
     Welcome(Box<HubInfo>),
@@ -57,6 +65,7 @@ pub enum ClientEvent {
         channel_id: B256,
         payment_hash: B256,
         preimage: B256,
+        #[serde(with = "crate::serde_util::amount")]
         amount: Amount,
     },
     /// Our HTLC came back (failed or expired) or was refused: nothing was paid.
@@ -69,6 +78,7 @@ pub enum ClientEvent {
     Refunded {
         channel_id: B256,
         payment_id: B256,
+        #[serde(with = "crate::serde_util::amount")]
         amount: Amount,
     },
     /// A channel was recovered from the hub's countersigned state (see

@@ -33,6 +33,14 @@ sol! {
         bytes32 paymentHash;
         uint64 expiry;
     }
+
+    // The adjudicator calls that take these structs (a selector needs the structs' components,
+    // so they are declared in the same `sol!`); `crate::abi` encodes them.
+    function withdraw(State s, bytes sigA, bytes sigB) external;
+    function closeCooperative(State s, bytes sigA, bytes sigB) external;
+    function closeUnilateral(State s, bytes sigA, bytes sigB) external;
+    function challenge(State s, bytes sigA, bytes sigB) external;
+    function settle(bytes32 channelId, Lock[] locks) external;
 }
 
 /// EIP-712 domain name and version of every l2pay signature.

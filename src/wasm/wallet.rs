@@ -13,7 +13,7 @@ use super::error::WasmError;
 use super::keys::Key;
 use crate::abi::{self, StateCall};
 use crate::channel::ChannelSnapshot;
-use crate::client::{ClientCore, ClientEvent, ClientOutput, HubInfo};
+use crate::client::{ClientCore, ClientOutput};
 use crate::invoice::Invoice;
 use crate::ledger::Payment;
 use crate::op::Op;
@@ -32,7 +32,7 @@ export type CoreOutput =
   | { kind: "event"; event: CoreEvent };
 
 export type CoreEvent =
-  | { type: "welcome"; hub: Hex; chainId: number; adjudicator: Hex; channels: ChannelParams[] }
+  | { type: "welcome"; hub: Hex; chainId: number; adjudicator: Hex; channels: ChannelParams[]; policy: object; routing: object }
   | { type: "registered"; channelId: Hex }
   | { type: "hubError"; code: string; message: string }
   | { type: "updated"; channelId: Hex; nonce: number; op: Op; by: "A" | "B" }
@@ -93,140 +93,6 @@ fn amount(what: &str, s: &str) -> Result<Amount, WasmError> {
 
 fn hex0x(b: &[u8]) -> String {
     format!("0x{}", hex::encode(b))
-}
-
-#[derive(Serialize)]
-#[serde(
-    tag = "type",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
-enum JsEvent {
-    Welcome {
-        hub: String,
-        chain_id: u64,
-        adjudicator: String,
-        channels: Vec<crate::ChannelParams>,
-    },
-    Registered {
-        channel_id: B256,
-    },
-    HubError {
-        code: String,
-        message: String,
-    },
-    Updated {
-        channel_id: B256,
-        nonce: u64,
-        op: Op,
-        by: Side,
-    },
-    PaymentSettled {
-        channel_id: B256,
-        payment_hash: B256,
-        preimage: B256,
-        amount: String,
-    },
-    PaymentFailed {
-        channel_id: B256,
-        payment_hash: B256,
-        reason: String,
-    },
-    Refunded {
-        channel_id: B256,
-        payment_id: B256,
-        amount: String,
-    },
-    ProposalRejected {
-        channel_id: B256,
-        op: Op,
-        reason: String,
-    },
-    GoToChain {
-        channel_id: B256,
-        reason: String,
-    },
-    Restored {
-        channel_id: B256,
-        nonce: u64,
-    },
-}
-
-impl From<ClientEvent> for JsEvent {
-    fn from(e: ClientEvent) -> Self {
-        match e {
-            ClientEvent::Welcome(h) => {
-                let HubInfo {
-                    hub,
-                    chain_id,
-                    adjudicator,
-                    channels,
-                    ..
-                } = *h;
-                JsEvent::Welcome {
-                    hub: hub.to_checksum(None),
-                    chain_id,
-                    adjudicator: adjudicator.to_checksum(None),
-                    channels,
-                }
-            }
-            ClientEvent::Registered { channel_id } => JsEvent::Registered { channel_id },
-            ClientEvent::HubError { code, message } => JsEvent::HubError { code, message },
-            ClientEvent::Updated {
-                channel_id,
-                nonce,
-                op,
-                by,
-            } => JsEvent::Updated {
-                channel_id,
-                nonce,
-                op,
-                by,
-            },
-            ClientEvent::PaymentSettled {
-                channel_id,
-                payment_hash,
-                preimage,
-                amount,
-            } => JsEvent::PaymentSettled {
-                channel_id,
-                payment_hash,
-                preimage,
-                amount: amount.to_string(),
-            },
-            ClientEvent::PaymentFailed {
-                channel_id,
-                payment_hash,
-                reason,
-            } => JsEvent::PaymentFailed {
-                channel_id,
-                payment_hash,
-                reason,
-            },
-            ClientEvent::Refunded {
-                channel_id,
-                payment_id,
-                amount,
-            } => JsEvent::Refunded {
-                channel_id,
-                payment_id,
-                amount: amount.to_string(),
-            },
-            ClientEvent::ProposalRejected {
-                channel_id,
-                op,
-                reason,
-            } => JsEvent::ProposalRejected {
-                channel_id,
-                op,
-                reason,
-            },
-            ClientEvent::GoToChain { channel_id, reason } => {
-                JsEvent::GoToChain { channel_id, reason }
-            }
-            ClientEvent::Restored { channel_id, nonce } => JsEvent::Restored { channel_id, nonce },
-        }
-    }
 }
 
 #[derive(Serialize)]
@@ -379,7 +245,7 @@ impl WalletCore {
                 ClientOutput::Event(e) => {
                     let obj = js_sys::Object::new();
                     set(&obj, "kind", &"event".into());
-                    set(&obj, "event", &to_js(&JsEvent::from(e)));
+                    set(&obj, "event", &to_js(&e));
                     obj.into()
                 }
             };
