@@ -545,13 +545,15 @@ impl Channel {
             RejectReason::Invalid(
                 UpdateError::DepositNotSeen { .. } | UpdateError::HtlcNotExpired { .. },
             ) => {
-                // The peer's view of the chain or clock lags ours: try again shortly.
-                let op = pending.op.clone();
-                self.snap.pending = None;
-                self.sent_at = None;
-                self.queue.push_front(op);
-                self.yield_until = Some(now + self.snap.policy.retransmit_ms);
-                self.persist(None);
+                // The peer's view of the chain or clock lags ours: it signed nothing, and the
+                // same state will be valid for it shortly. Keep the proposal and send the same
+                // signed bytes again after the retransmission interval. Never withdraw it: an
+                // earlier or later copy of it (a retransmission, or the one sent again in answer
+                // to a `Reestablish`) may reach the peer after it has caught up and be
+                // accepted, and that `Accept` must find this proposal here. Dropping it and
+                // re-proposing the op at a new nonce left the peer agreed on this nonce and us
+                // on the base, both waiting for ever.
+                self.sent_at = Some(now);
             }
             reason => {
                 let op = pending.op.clone();

@@ -433,6 +433,61 @@ fn deposit_must_be_seen_on_chain_by_the_validator() {
     assert_eq!(pair.b.latest().balances, [300, 0]);
 }
 
+/// The proposer sends its proposal twice (a retransmission, or again in answer to the peer's
+/// `Reestablish`). The peer refuses the first copy because it has not seen the deposit yet,
+/// sees it, and accepts the second copy. The refusal must not make the proposer drop the
+/// proposal: the acceptance that follows is for that very state, and both sides must agree it
+/// (before the fix, A re-proposed at nonce 2 on base 0, B answered `OutOfSync`, and the channel
+/// stalled with B at nonce 1 and A at nonce 0).
+#[test]
+fn a_late_accept_after_a_transient_reject_is_adopted() {
+    let mut pair = Pair::funded([0, 0]);
+    pair.a.handle_chain_deposit(Side::A, 300, pair.now);
+    let first = drain(&mut pair.a, &mut pair.events_a);
+    assert!(matches!(&first[..], [Message::Propose(p)] if p.nonce == 1));
+    // Unanswered so far: A sends the same signed proposal again.
+    pair.now = pair.a.poll_timeout().unwrap();
+    pair.a.handle_timeout(pair.now);
+    let second = drain(&mut pair.a, &mut pair.events_a);
+    assert_eq!(first, second);
+    // B refuses the first copy, sees the deposit on chain, accepts the second copy.
+    let err = pair
+        .b
+        .handle_message(first[0].clone(), pair.now)
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Update(UpdateError::DepositNotSeen { .. })
+    ));
+    let reject = drain(&mut pair.b, &mut pair.events_b);
+    pair.b.handle_chain_deposit(Side::A, 300, pair.now);
+    pair.b.handle_message(second[0].clone(), pair.now).unwrap();
+    let accept = drain(&mut pair.b, &mut pair.events_b);
+    assert!(matches!(&accept[..], [Message::Accept(a)] if a.nonce == 1));
+    assert_eq!(pair.b.latest().deposits, [300, 0]);
+    // A gets the refusal, then the acceptance of the same state.
+    for m in reject.into_iter().chain(accept) {
+        pair.a.handle_message(m, pair.now).unwrap();
+    }
+    pair.run();
+    while let Some(t) = pair.a.poll_timeout() {
+        pair.now = pair.now.max(t);
+        pair.a.handle_timeout(pair.now);
+        pair.run();
+        if pair.a.is_idle() {
+            break;
+        }
+    }
+    assert_eq!(pair.a.latest(), pair.b.latest());
+    assert_eq!(pair.a.latest().nonce, 1);
+    assert_eq!(pair.a.latest().balances, [300, 0]);
+    assert!(pair.a.is_idle() && pair.b.is_idle());
+    assert!(!pair
+        .events_a
+        .iter()
+        .any(|e| matches!(e, Event::ProposalRejected { .. })));
+}
+
 /// Both sides propose on the same state at the same moment: A's op goes first, B's follows,
 /// neither side signs two states with one nonce, and both end on the same state.
 #[test]
