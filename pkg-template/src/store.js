@@ -99,15 +99,20 @@ export class Store {
     await done(tx);
   }
 
-  /** The core's `persist` outputs, in order, in one strict transaction. */
-  async persist(outputs) {
-    const tx = this.db.transaction(["snapshots", "ledger"], "readwrite", { durability: "strict" });
+  /**
+   * The core's `persist` outputs, in order, and `extra` `[store, key, value]` writes, in one
+   * strict transaction.
+   */
+  async persist(outputs, extra = []) {
+    const names = [...new Set(["snapshots", "ledger", ...extra.map((w) => w[0])])];
+    const tx = this.db.transaction(names, "readwrite", { durability: "strict" });
     const snaps = tx.objectStore("snapshots");
     const ledger = tx.objectStore("ledger");
     for (const o of outputs) {
       snaps.put(o.snapshot, o.channelId);
       if (o.payment) ledger.put(o.payment.record, `${o.channelId}/${o.payment.id}`);
     }
+    for (const [store, key, value] of extra) tx.objectStore(store).put(value, key);
     await done(tx);
   }
 

@@ -3,7 +3,7 @@
 // what to sign, store and send. A frame that depends on a state leaves only after that state
 // is durable: the core holds it until `handlePersisted`, which is called only once the strict
 // IndexedDB transaction completed.
-import { Key, WalletCore, parseInvoice, txApprove } from "./l2pay_core.js";
+import { Key, WalletCore, txApprove } from "./l2pay_core.js";
 import { Chain } from "./chain.js";
 import { initL2pay } from "./init.js";
 import { L2payError, asL2payError } from "./errors.js";
@@ -34,6 +34,11 @@ export class Wallet {
     this.hubInfo = null;
     this.welcomed = null;
     this.closedForGood = false;
+    // The leader's view of its IndexedDB records (only the leader writes them).
+    this.metas = new Map();
+    this.records = new Map();
+    // Record writes that ride along with the core's next persist transaction.
+    this.extraWrites = [];
   }
 
   /**
@@ -190,7 +195,7 @@ export class Wallet {
     for (const id of this.core.channelIds()) {
       for (const p of this.core.channel(id).payments) ledger.set(p.id.toLowerCase(), p);
     }
-    const records = (await this.store.entries("payments")).map(([, r]) => r);
+    const records = [...this.records.values()];
     const known = new Set(records.map((r) => r.paymentHash.toLowerCase()));
     // Payments recovered from the hub (a restore without this record) have no description.
     for (const [hash, p] of ledger) {
@@ -233,12 +238,12 @@ export class Wallet {
     const id = this.core.createChannel(this.token, this.challengePeriod, randomHex32());
     await this.pump();
     const meta = { channelId: id, status: "opening", createdAt: Date.now() };
-    await this.store.put(["channels", id, meta]);
+    await this.saveMeta(meta);
     let funded;
     try {
       funded = await this.fund(id, amount, "openChannel", async (hash) => {
         meta.fundingTx = hash;
-        await this.store.put(["channels", id, meta]);
+        await this.saveMeta(meta);
       });
     } catch (e) {
       // Nothing reached the chain (or it reverted): the channel never existed.
@@ -263,7 +268,7 @@ export class Wallet {
     const total = events.filter((e) => e.type === "deposit" && same(e.channelId, id)).map((e) => BigInt(e.total))[0] ?? 1n;
     await this.untilState(id, (c) => BigInt(c.state.deposits[0]) >= total, "the hub to agree the deposit");
     meta.status = "open";
-    await this.store.put(["channels", id, meta]);
+    await this.saveMeta(meta);
     const info = await this.describe(meta);
     this.emit("state", info);
     return info;
@@ -273,6 +278,7 @@ export class Wallet {
   async abandon(meta) {
     await this.serial(async () => {
       if (this.core.forget(meta.channelId)) {
+        this.metas.delete(meta.channelId);
         await this.store.delete(["snapshots", meta.channelId], ["channels", meta.channelId]);
       }
     });
@@ -318,19 +324,19 @@ export class Wallet {
       throw new L2payError("INVALID_INVOICE", `an invoice is an l2pay1… string, got ${typeof invoice}`);
     }
     const meta = await this.requireOpen();
-    const inv = parseInvoice(invoice);
     await this.whenWelcomed();
     const started = this.core.pay(meta.channelId, invoice, Date.now());
     const record = {
       paymentHash: started.paymentHash,
-      amount: inv.amount,
+      amount: started.invoiceAmount,
       fee: started.fee,
-      description: inv.description,
-      merchant: inv.merchant,
+      description: started.description,
+      merchant: started.merchant,
       status: "pending",
       createdAt: Date.now(),
     };
-    await this.store.put(["payments", started.paymentHash, record]);
+    // Stored in the same transaction as the HTLC: a pending record means the HTLC exists.
+    this.saveRecord(record);
     const result = this.waitFor(
       (e) =>
         (e.type === "paymentSettled" || e.type === "paymentFailed") &&
@@ -344,10 +350,10 @@ export class Wallet {
     return {
       paymentHash: started.paymentHash,
       preimage: e.preimage,
-      amount: BigInt(inv.amount),
+      amount: BigInt(started.invoiceAmount),
       fee: BigInt(started.fee),
-      description: inv.description,
-      merchant: inv.merchant,
+      description: started.description,
+      merchant: started.merchant,
     };
   }
 
@@ -378,7 +384,7 @@ export class Wallet {
       }
     }
     meta.status = "closing";
-    await this.store.put(["channels", id, meta]);
+    await this.saveMeta(meta);
     const reg = await this.chain.send(
       { to: adjudicator, data: this.core.txState(id, "closeUnilateral"), label: "force close" },
       progress("forceClose"),
@@ -403,7 +409,7 @@ export class Wallet {
 
   /** An encrypted backup of the key, channels and history (a string to save somewhere safe). */
   async exportBackup(passphrase) {
-    await this.queue;
+    await this.serial(() => this.flushExtraWrites());
     const stores = await this.store.dump();
     const secret = await this.exportKeyBytes();
     return sealBackup({ key: Array.from(secret), stores, exportedAt: Date.now() }, passphrase);
@@ -440,6 +446,7 @@ export class Wallet {
     this.transport?.stop();
     clearTimeout(this.timer);
     await this.queue.catch(() => {});
+    if (this.store) await this.flushExtraWrites().catch(() => {});
     this.store?.close();
     this.core?.free();
     this.lock?.release();
@@ -455,18 +462,25 @@ export class Wallet {
         .map(([k, v]) => [k.slice(id.length + 1), v]);
       this.core.restore(snapshot, payments);
     }
-    // Payments whose HTLC never got stored before a crash did not happen.
+    for (const [id, m] of await this.store.entries("channels")) this.metas.set(id, m);
+    for (const [hash, r] of await this.store.entries("payments")) this.records.set(hash.toLowerCase(), r);
+    // A record is stored with its HTLC, and its outcome with the update that decided it;
+    // after a crash between the two, the ledger or the channel tells what happened.
+    const settled = new Map();
     const open = new Set();
     for (const id of this.core.channelIds()) {
       const c = this.core.channel(id);
       for (const h of c.state.htlcs) open.add(h.payment_hash.toLowerCase());
-      for (const p of c.payments) open.add(p.id.toLowerCase());
+      if (c.pendingPaymentHash) open.add(c.pendingPaymentHash.toLowerCase());
+      for (const p of c.payments) settled.set(p.id.toLowerCase(), p);
     }
-    for (const [hash, r] of await this.store.entries("payments")) {
-      if (r.status === "pending" && !open.has(hash.toLowerCase())) {
-        await this.store.put(["payments", hash, { ...r, status: "failed", reason: "interrupted before it was sent" }]);
-      }
+    for (const [hash, r] of this.records) {
+      if (r.status !== "pending") continue;
+      const p = settled.get(hash);
+      if (p) this.saveRecord({ ...r, status: "settled", preimage: p.preimage });
+      else if (!open.has(hash)) this.saveRecord({ ...r, status: "failed", reason: "the hub gave the payment back" });
     }
+    await this.flushExtraWrites();
   }
 
   connect() {
@@ -531,9 +545,9 @@ export class Wallet {
         else if (o.kind === "persist") persists.push(o);
         else await this.onCoreEvent(o.event);
       }
-      if (persists.length) {
+      if (persists.length || this.extraWrites.length) {
         try {
-          await this.store.persist(persists);
+          await this.store.persist(persists, this.extraWrites.splice(0));
         } catch (e) {
           // Nothing that depends on these records is released; the core retransmits later.
           this.emit("error", new L2payError("STORAGE_FAILED", `could not store the channel: ${e?.message ?? e}`));
@@ -580,11 +594,10 @@ export class Wallet {
         break;
       case "paymentSettled":
       case "paymentFailed": {
-        const r = await this.store.get("payments", e.paymentHash);
+        const r = this.records.get(e.paymentHash.toLowerCase());
         if (r) {
           const status = e.type === "paymentSettled" ? "settled" : "failed";
-          const next = { ...r, status, preimage: e.preimage ?? null, reason: e.reason ?? null };
-          await this.store.put(["payments", e.paymentHash, next]);
+          this.saveRecord({ ...r, status, preimage: e.preimage ?? null, reason: e.reason ?? null });
         }
         this.emit("payment", {
           paymentHash: e.paymentHash,
@@ -601,10 +614,9 @@ export class Wallet {
         this.emit("state", { channelId: e.channelId, nonce: e.nonce, op: opKind(e.op), by: e.by });
         break;
       case "restored": {
-        const meta = await this.store.get("channels", e.channelId);
+        const meta = this.metas.get(e.channelId);
         if (!meta || meta.status !== "closed") {
-          const next = { createdAt: Date.now(), ...meta, channelId: e.channelId, status: "open" };
-          await this.store.put(["channels", e.channelId, next]);
+          await this.saveMeta({ createdAt: Date.now(), ...meta, channelId: e.channelId, status: "open" });
         }
         this.emit("state", { channelId: e.channelId, nonce: e.nonce, op: "restored", by: "B" });
         break;
@@ -670,11 +682,27 @@ export class Wallet {
     if (!same(this.token, ZERO)) {
       await this.chain.send({ to: this.token, data: txApprove(adjudicator, amount.toString()), label: "approve" }, progress);
     }
-    const meta = await this.store.get("channels", id);
+    const meta = this.metas.get(id);
     const data = meta?.status === "opening" ? this.core.txOpen(id, amount.toString()) : this.core.txDeposit(id, amount.toString());
     const value = same(this.token, ZERO) ? amount : 0n;
     const { events } = await this.chain.send({ to: adjudicator, data, value, label: step }, progress, onSubmitted);
     return events;
+  }
+
+  /** Stores a channel's life-cycle record (durably, now). */
+  async saveMeta(meta) {
+    this.metas.set(meta.channelId, meta);
+    await this.store.put(["channels", meta.channelId, meta]);
+  }
+
+  /** Updates a payment record; it is written with the core's next persist transaction. */
+  saveRecord(record) {
+    this.records.set(record.paymentHash.toLowerCase(), record);
+    this.extraWrites.push(["payments", record.paymentHash, record]);
+  }
+
+  async flushExtraWrites() {
+    if (this.extraWrites.length) await this.store.put(...this.extraWrites.splice(0));
   }
 
   /** Tells the core what deposits a receipt shows (inside `serial`). */
@@ -690,13 +718,13 @@ export class Wallet {
     const done = events.find((e) => e.type === "closed" || e.type === "settled");
     meta.status = "closed";
     meta.closedAt = Date.now();
-    await this.store.put(["channels", meta.channelId, meta]);
+    await this.saveMeta(meta);
     this.emit("chain", { step: status, stage: "done", channelId: meta.channelId });
     return { channelId: meta.channelId, payout: BigInt(done?.payouts?.[0] ?? 0), how: status };
   }
 
   async activeMeta() {
-    const all = (await this.store.entries("channels")).map(([, m]) => m);
+    const all = [...this.metas.values()];
     return all.filter((m) => m.status !== "closed").sort((a, b) => b.createdAt - a.createdAt)[0] ?? null;
   }
 

@@ -55,12 +55,24 @@ export interface CoreChannel {
   locked: Amount;
   /** An update of ours awaits the hub's signature. */
   busy: boolean;
+  /** The payment hash of our HTLC proposal awaiting the hub, if that is what is pending. */
+  pendingPaymentHash: Hex | null;
   /** Set when the channel can only be settled on chain. */
   failure: string | null;
   payments: CorePayment[];
 }
 
-export interface PaymentStarted { paymentHash: Hex; amount: Amount; fee: Amount; expiry: number; htlcId: number }
+export interface PaymentStarted {
+  paymentHash: Hex;
+  /** What leaves the channel: the invoice amount plus the hub's fee. */
+  amount: Amount;
+  fee: Amount;
+  expiry: number;
+  htlcId: number;
+  invoiceAmount: Amount;
+  description: string;
+  merchant: Hex;
+}
 
 export type ChainEvent =
   | { type: "deposit"; channelId: Hex; participant: Hex; total: Amount }
@@ -114,6 +126,7 @@ struct JsChannel<'a> {
     balance: String,
     locked: String,
     busy: bool,
+    pending_payment_hash: Option<B256>,
     failure: Option<String>,
     payments: Vec<JsPayment>,
 }
@@ -327,6 +340,9 @@ impl WalletCore {
             fee: String,
             expiry: u64,
             htlc_id: u64,
+            invoice_amount: String,
+            description: String,
+            merchant: String,
         }
         Ok(to_js(&Started {
             payment_hash: p.payment_hash,
@@ -334,6 +350,9 @@ impl WalletCore {
             fee: p.fee.to_string(),
             expiry: p.expiry,
             htlc_id: p.htlc_id,
+            invoice_amount: inv.request.amount.to_string(),
+            description: inv.request.description,
+            merchant: inv.request.merchant.to_checksum(None),
         }))
     }
 
@@ -383,6 +402,10 @@ impl WalletCore {
             balance: s.balances[0].to_string(),
             locked: locked.to_string(),
             busy: !c.is_idle(),
+            pending_payment_hash: c.pending().and_then(|p| match p.op {
+                Op::AddHtlc { payment_hash, .. } => Some(payment_hash),
+                _ => None,
+            }),
             failure: c.failure().map(ToString::to_string),
             payments: c
                 .ledger()

@@ -158,26 +158,22 @@ test('top up and withdraw through the provider', async () => {
 test('reload in the middle of a payment: it finishes after the reload', async () => {
   const inv = await invoice(3n * USD, 'reload');
   const before = await inPage(page, (w) => w.balance());
-  // Reload as soon as the payment is on record (the HTLC is proposed, maybe not yet stored).
-  await page.evaluate(async (i) => {
+  // Reload as soon as the payment is durably on record (with its HTLC, in one transaction),
+  // before the hub had time to settle it.
+  await page.evaluate(async ({ i, hash }) => {
     window.wallet.pay(i).catch(() => {});
-    while (!(await window.wallet.history()).some((h) => h.description === 'reload')) {
-      await new Promise((r) => setTimeout(r, 1));
-    }
-  }, inv.invoice);
+    while (!(await window.wallet.store.get('payments', hash))) await new Promise((r) => setTimeout(r, 0));
+  }, { i: inv.invoice, hash: inv.paymentHash });
   await page.reload();
   await openWallet(page);
   await until(page, async (hash) => (await window.wallet.history()).some((h) => h.paymentHash === hash && h.status !== 'pending'), inv.paymentHash, 'payment resolved after reload');
   await until(page, async () => (await window.wallet.balance()).locked === 0n, undefined, 'nothing left locked');
   const entry = (await inPage(page, (w) => w.history())).find((h) => h.paymentHash === inv.paymentHash);
   const after = await inPage(page, (w) => w.balance());
-  if (entry.status === 'settled') {
-    assert.equal(BigInt(after.available), BigInt(before.available) - 3n * USD - BigInt(entry.fee));
-  } else {
-    // Reloaded before the HTLC was stored: nothing was sent, nothing spent.
-    assert.equal(entry.status, 'failed');
-    assert.equal(after.available, before.available);
-  }
+  // The HTLC was stored with the record before the reload: the payment completes.
+  assert.equal(entry.status, 'settled');
+  assert.match(entry.preimage, /^0x[0-9a-f]{64}$/);
+  assert.equal(BigInt(after.available), BigInt(before.available) - 3n * USD - BigInt(entry.fee));
 });
 
 test('a dropped hub connection reconnects and payments continue', async () => {
