@@ -4,7 +4,7 @@
 //! [`Command::Persisted`], which releases the messages that waited for them.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -24,6 +24,10 @@ use crate::store::{GroupCommit, InvoiceRecord, StoredChannel, Write};
 
 /// Error code sent on a connection that a newer one with the same key replaced.
 pub const REPLACED: &str = "REPLACED";
+
+/// Metadata key of the channels the hub must close on chain (a JSON map of channel id to
+/// reason), written with the channel writes; the watcher reads it back after a restart.
+pub const GO_TO_CHAIN: &str = "hub.go_to_chain";
 
 /// Fixed settings of a running hub.
 #[derive(Clone, Debug)]
@@ -113,6 +117,16 @@ pub enum Command {
         channel_id: B256,
         reply: oneshot::Sender<Option<SignedLatest>>,
     },
+    /// The channels the hub must close on chain (their cores emitted `Event::GoToChain`) and
+    /// that the chain does not show closing yet; the watcher closes them.
+    ToChain {
+        reply: oneshot::Sender<Vec<B256>>,
+    },
+    /// A channel must be closed on chain (the watcher restoring the record after a restart).
+    GoToChain {
+        channel_id: B256,
+        reason: String,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -134,6 +148,8 @@ pub struct HubActor {
     by_client: HashMap<Address, Vec<B256>>,
     /// Deposits the chain showed, by channel and depositor, before or after registration.
     chain_deposits: HashMap<(B256, Address), Amount>,
+    /// Channels to close on chain, with the reason, until the chain shows them closing.
+    to_chain: BTreeMap<B256, String>,
     router: Router,
     conns: HashMap<Address, (u64, mpsc::Sender<Frame>)>,
     timers: BinaryHeap<Reverse<(u64, B256)>>,
@@ -162,6 +178,7 @@ impl HubActor {
             channels: HashMap::new(),
             by_client: HashMap::new(),
             chain_deposits: HashMap::new(),
+            to_chain: BTreeMap::new(),
             conns: HashMap::new(),
             timers: BinaryHeap::new(),
             dirty: Vec::new(),
@@ -271,6 +288,18 @@ impl HubActor {
             Command::ChainClosing { channel_id } => {
                 if let Some(ch) = self.channels.get_mut(&channel_id) {
                     ch.handle_chain_closing();
+                }
+                // The chain decides now; the watchtower follows the close from here.
+                if self.to_chain.remove(&channel_id).is_some() {
+                    self.record_to_chain();
+                }
+            }
+            Command::ToChain { reply } => {
+                let _ = reply.send(self.to_chain.keys().copied().collect());
+            }
+            Command::GoToChain { channel_id, reason } => {
+                if self.channels.contains_key(&channel_id) {
+                    self.to_chain.entry(channel_id).or_insert(reason);
                 }
             }
             Command::Persisted { items, ok } => {
@@ -543,7 +572,11 @@ impl HubActor {
                 }
             }
             Event::GoToChain { reason } => {
-                tracing::warn!(channel = %id, %reason, "channel must go to chain");
+                // The watcher closes it with the latest doubly-signed state (off this task:
+                // the actor never waits for the chain); durable with this flush's writes.
+                tracing::warn!(channel = %id, %reason, "channel must go to chain; closing it");
+                self.to_chain.insert(id, reason.clone());
+                self.record_to_chain();
             }
             Event::ProposalRejected { op, reason } => {
                 tracing::debug!(channel = %id, ?op, ?reason, "proposal rejected");
@@ -552,6 +585,17 @@ impl HubActor {
         self.router.on_event(id, &e, &mut self.channels, now);
         let touched = self.router.take_touched();
         self.dirty.extend(touched);
+    }
+
+    /// Queues the durable record of the channels to close on chain.
+    fn record_to_chain(&mut self) {
+        match serde_json::to_string(&self.to_chain) {
+            Ok(value) => self.writes.push(Write::Meta {
+                key: GO_TO_CHAIN.into(),
+                value,
+            }),
+            Err(e) => tracing::error!(error = %e, "encoding the go-to-chain record"),
+        }
     }
 
     fn send_to(&mut self, client: Address, frame: Frame) {

@@ -18,6 +18,14 @@
 //!   can pay the hub any more.
 //!
 //! The watched set, with the state the hub registered for each, is stored with the cursor.
+//!
+//! Going to chain: when a channel's core emits `Event::GoToChain` (the peer proved dishonest,
+//! or an HTLC the hub is settling is about to expire unsettled) the actor lists the channel
+//! (`Command::ToChain`, kept durably under [`GO_TO_CHAIN`]). Every poll the watcher closes
+//! each listed channel that is still open on chain: `closeUnilateral` with the hub's latest
+//! doubly-signed state, or `closeWithoutState` (the deposits go back) when nothing was signed
+//! yet. The channel then joins the watched set like any other close, so the watchtower
+//! challenges, reveals, settles and claims as above.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -32,7 +40,7 @@ use l2pay_chain::{fetch_events, AdjudicatorClient, AdjudicatorEvent, Status};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::actor::{Command, SignedLatest};
+use crate::actor::{Command, SignedLatest, GO_TO_CHAIN};
 use crate::store::{Store, Write};
 
 const CURSOR: &str = "watcher.next_block";
@@ -88,12 +96,39 @@ impl Watcher {
                 })
                 .await;
         }
+        // Channels the hub decided to close before a restart are still to be closed.
+        let to_chain: BTreeMap<B256, String> = match self.store.meta(GO_TO_CHAIN).await {
+            Ok(Some(v)) => serde_json::from_str(&v).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "unreadable go-to-chain record");
+                BTreeMap::new()
+            }),
+            Ok(None) => BTreeMap::new(),
+            Err(e) => {
+                tracing::error!(error = %e, "go-to-chain record unavailable");
+                BTreeMap::new()
+            }
+        };
+        for (channel_id, reason) in to_chain {
+            let _ = self
+                .actor
+                .send(Command::GoToChain { channel_id, reason })
+                .await;
+        }
         let chain = AdjudicatorClient::new(self.adjudicator, self.provider.clone());
         loop {
             match self.scan(next, &mut watched).await {
                 Ok(Some(n)) => next = n,
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, "chain watcher poll failed"),
+            }
+            match self.go_to_chain(&chain, &mut watched).await {
+                Ok(true) => {
+                    if let Err(e) = self.save(None, &watched).await {
+                        tracing::warn!(error = %e, "storing the watchtower record failed");
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "closing channels on chain failed"),
             }
             if !watched.is_empty() {
                 match self.guard(&chain, &mut watched).await {
@@ -187,6 +222,85 @@ impl Watcher {
             let _ = self.actor.send(Command::ChainClosing { channel_id }).await;
         }
         Ok(())
+    }
+
+    /// Closes on chain every channel the actor must take there; `true` if the watched set
+    /// changed. A failed transaction is tried again next poll.
+    async fn go_to_chain(
+        &self,
+        chain: &AdjudicatorClient,
+        watched: &mut WatchSet,
+    ) -> anyhow::Result<bool> {
+        let (reply, rx) = oneshot::channel();
+        self.actor
+            .send(Command::ToChain { reply })
+            .await
+            .map_err(|_| anyhow::anyhow!("hub actor stopped"))?;
+        let mut changed = false;
+        for id in rx.await? {
+            if watched.contains_key(&id) {
+                continue;
+            }
+            match self.close(chain, id).await {
+                Ok(Some(w)) => {
+                    watched.insert(id, w);
+                    changed = true;
+                    // Frozen from now on; the watchtower follows the close to settlement.
+                    let _ = self
+                        .actor
+                        .send(Command::ChainClosing { channel_id: id })
+                        .await;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(channel = %id, error = %e, "close failed; retrying next poll")
+                }
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Starts the unilateral close of one channel; the watch record to follow it with, or
+    /// `None` when there is nothing on chain to close.
+    async fn close(&self, chain: &AdjudicatorClient, id: B256) -> anyhow::Result<Option<Watched>> {
+        let info = chain.channel(id).await?;
+        match Status::of(&info) {
+            Status::None => {
+                tracing::warn!(channel = %id, "must go to chain, but it was never opened there");
+                // Nothing to close: freeze it all the same.
+                let _ = self
+                    .actor
+                    .send(Command::ChainClosing { channel_id: id })
+                    .await;
+                Ok(None)
+            }
+            // Closed by someone else meanwhile: follow that close.
+            Status::Closing | Status::Closed => Ok(Some(Watched::default())),
+            Status::Open => match self.signed(id).await? {
+                Some(s) => {
+                    let r = chain.close_unilateral(&s.params, &s.state, &s.sigs).await?;
+                    tracing::warn!(
+                        channel = %id,
+                        nonce = s.state.nonce,
+                        tx = %r.transaction_hash,
+                        "closed on chain with the hub's latest state"
+                    );
+                    Ok(Some(Watched {
+                        submitted: Some(s.state),
+                        unknown_logged: false,
+                    }))
+                }
+                None => {
+                    let r = chain.close_without_state(id).await?;
+                    tracing::warn!(
+                        channel = %id,
+                        tx = %r.transaction_hash,
+                        "closed on chain without a signed state (deposits go back)"
+                    );
+                    Ok(Some(Watched::default()))
+                }
+            },
+        }
     }
 
     /// The hub's latest doubly-signed state of a channel (`None`: unknown channel, or nothing
