@@ -1,4 +1,5 @@
-//! Native benchmarks of the channel core: signing, verification, the EIP-712 state digest, a
+//! Native benchmarks of the channel core: signing, verification (by recovery, and against a
+//! cached public key), the EIP-712 state digest, a
 //! full payment round between two channel ends, and the wire frame codec.
 //!
 //! Run with `cargo bench --bench core`; results are recorded in `BENCHMARKS.md`.
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use l2pay::channel::{Channel, Output};
 use l2pay::op::{Op, Policy};
-use l2pay::signer::{LocalSigner, Signer};
+use l2pay::signer::{KeyCache, LocalSigner, Signer};
 use l2pay::state::{ChannelParams, ChannelState, Htlc, Side};
 use l2pay::wire::{decode_frame, encode_frame, Message, Propose};
 use l2pay::{Address, B256};
@@ -135,6 +136,13 @@ fn bench_crypto(c: &mut Criterion) {
     });
     c.bench_function("verify", |b| {
         b.iter(|| black_box(&sig).verify(black_box(&digest), ka.address()))
+    });
+    // What a channel does once it knows its peer's key (cached after the first signature).
+    let cache = KeyCache::default();
+    sig.verify_cached(&digest, ka.address(), &cache)
+        .expect("warms the cache");
+    c.bench_function("verify_cached", |b| {
+        b.iter(|| black_box(&sig).verify_cached(black_box(&digest), ka.address(), &cache))
     });
     c.bench_function("state_digest", |b| {
         b.iter(|| black_box(&state).digest(black_box(&p)))

@@ -26,7 +26,7 @@ use crate::error::{Error, UpdateError};
 use crate::ledger::{Ledger, LedgerChange, Payment};
 use crate::op::{apply, Context, Op, Policy};
 use crate::serde_util::amount_pair;
-use crate::signer::{Signature, Signer};
+use crate::signer::{KeyCache, Signature, Signer};
 use crate::state::{ChannelParams, ChannelState, Htlc, Side};
 use crate::wire::{Accept, Message, Propose, Reestablish, Reject, RejectReason};
 use crate::Amount;
@@ -115,6 +115,9 @@ pub struct Channel {
     my_latest_sig: Option<(u64, Signature)>,
     /// Our signature on the pending proposal, kept for when it becomes the latest state.
     my_pending_sig: Option<(u64, Signature)>,
+    /// The peer's public key once one of its signatures verified (not persisted): later
+    /// signatures are verified against it instead of recovering the key each time.
+    peer_key: KeyCache,
     queue: VecDeque<Op>,
     next_seq: u64,
     durable_seq: u64,
@@ -166,6 +169,7 @@ impl Channel {
             signer,
             my_latest_sig: None,
             my_pending_sig: None,
+            peer_key: KeyCache::default(),
             queue: VecDeque::new(),
             next_seq: 1,
             durable_seq: 0,
@@ -454,7 +458,10 @@ impl Channel {
         };
         next.nonce = p.nonce;
         let digest = next.digest(&self.snap.params);
-        if let Err(e) = p.sig.verify(&digest, self.snap.params.address(peer)) {
+        if let Err(e) = p
+            .sig
+            .verify_cached(&digest, self.snap.params.address(peer), &self.peer_key)
+        {
             self.reject(p.nonce, RejectReason::BadSignature);
             return Err(e.into());
         }
@@ -474,7 +481,7 @@ impl Channel {
         if p.nonce == latest.nonce
             && Some(p.sig) == self.snap.latest_peer_sig
             && p.sig
-                .verify(&latest.digest(&self.snap.params), peer)
+                .verify_cached(&latest.digest(&self.snap.params), peer, &self.peer_key)
                 .is_ok()
         {
             self.hold(Deferred::Accept(p.nonce));
@@ -504,7 +511,11 @@ impl Channel {
             agreed: self.snap.latest.nonce,
         })?;
         let peer = self.snap.params.address(self.snap.me.other());
-        sig.verify(&pending.state.digest(&self.snap.params), peer)?;
+        sig.verify_cached(
+            &pending.state.digest(&self.snap.params),
+            peer,
+            &self.peer_key,
+        )?;
         self.adopt_pending(sig);
         Ok(())
     }
@@ -513,7 +524,8 @@ impl Channel {
         match &self.snap.pending {
             Some(p) if p.state.nonce == a.nonce => {
                 let peer = self.snap.params.address(self.snap.me.other());
-                a.sig.verify(&p.state.digest(&self.snap.params), peer)?;
+                a.sig
+                    .verify_cached(&p.state.digest(&self.snap.params), peer, &self.peer_key)?;
                 self.adopt_pending(a.sig);
                 self.try_propose(now);
                 Ok(())
