@@ -213,9 +213,12 @@ function renderChannels(channels) {
     li.innerHTML = `<div class="chan-top"><span class="dot"></span><strong class="who"></strong><span class="small muted updates"></span></div>
       <div class="chan-bar" aria-hidden="true"><span></span></div>
       <div class="chan-nums small"><span class="theirs"></span><span class="hub"></span></div>`;
-    li.querySelector(".dot").className = `dot ${c.connected ? "connected" : "disconnected"}`;
+    const open = (c.status ?? "open") === "open";
+    li.querySelector(".dot").className = `dot ${open && c.connected ? "connected" : "disconnected"}`;
     li.querySelector(".who").textContent = isMerchant ? "Nonce & Co. (merchant)" : `Shopper ${shortHex(c.client, 3)}`;
-    li.querySelector(".updates").textContent = `${c.connected ? "online" : "offline"} · ${c.nonce} updates`;
+    const state = open ? (c.connected ? "online" : "offline") : c.status;
+    li.querySelector(".updates").textContent = `${state} · ${c.nonce} updates`;
+    if (!open) li.classList.add("chan-closed");
     const theirs = BigInt(c.clientBalance);
     const hub = BigInt(c.hubBalance);
     const total = theirs + hub + BigInt(c.locked);

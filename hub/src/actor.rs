@@ -71,6 +71,10 @@ pub struct ChannelView {
     pub hub_balance: String,
     pub locked: String,
     pub connected: bool,
+    /// `"open"`; `"closing"` once both agreed a final state (a cooperative close on its way
+    /// to the chain); `"closed"` once the off-chain channel is over (the chain shows a close,
+    /// or the hub took it to chain).
+    pub status: &'static str,
 }
 
 pub enum Command {
@@ -660,6 +664,13 @@ impl HubActor {
                     hub_balance: s.balances[1].to_string(),
                     locked: s.locked().to_string(),
                     connected: self.conns.contains_key(&client),
+                    status: if ch.failure().is_some() {
+                        "closed"
+                    } else if s.is_final {
+                        "closing"
+                    } else {
+                        "open"
+                    },
                 }
             })
             .collect()

@@ -166,6 +166,16 @@ impl Watcher {
                         .await?;
                     continue;
                 }
+                // A cooperative close is final at once: the off-chain channel is over.
+                AdjudicatorEvent::Closed(c) => {
+                    let cmd = Command::ChainClosing {
+                        channel_id: c.channelId,
+                    };
+                    if self.actor.send(cmd).await.is_err() {
+                        return Ok(None);
+                    }
+                    continue;
+                }
                 _ => continue,
             };
             // The contract caps deposits at u128::MAX.

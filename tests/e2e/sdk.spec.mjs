@@ -321,6 +321,17 @@ test('cooperative close pays the channel balance back to the provider account', 
   assert.equal(res.payout, bal.available);
   assert.equal(await tokenBalance(dev, funder), chainBefore + BigInt(bal.available));
   assert.equal(await inPage(page, (w) => w.channel()), null);
+  // The hub lists the channel as closed once its watcher saw the close.
+  const me = (await page.evaluate(() => window.wallet.address)).toLowerCase();
+  const deadline = Date.now() + 30000;
+  let status;
+  while (Date.now() < deadline) {
+    const { body } = await dev.api('/api/merchant/overview');
+    status = body.hub.channels.find((c) => c.client.toLowerCase() === me && c.status === 'closed')?.status;
+    if (status) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.equal(status, 'closed');
 });
 
 test('unilateral close when the hub does not answer: dispute followed to the end', async () => {
