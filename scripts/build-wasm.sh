@@ -14,8 +14,9 @@ command -v wasm-bindgen >/dev/null || die "wasm-bindgen not in .tools/bin: run s
 WASM_OPT="$ROOT/node_modules/.bin/wasm-opt" # npm binaryen; Debian's 108 produces broken output
 [ -x "$WASM_OPT" ] || die "node_modules/.bin/wasm-opt missing: run scripts/setup.sh"
 
-cargo build --lib --release --target wasm32-unknown-unknown
-RAW="target/wasm32-unknown-unknown/release/l2pay.wasm"
+# Profile "wasm" (Cargo.toml): release, with the crypto crates at opt-level "s" for size.
+cargo build --lib --profile wasm --target wasm32-unknown-unknown
+RAW="target/wasm32-unknown-unknown/wasm/l2pay.wasm"
 [ -f "$RAW" ] || die "cargo produced no $RAW"
 
 # The first `version = ` in Cargo.toml is the [package] version.
