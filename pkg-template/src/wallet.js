@@ -32,7 +32,6 @@ export class Wallet {
     this.timer = null;
     this.connection = "disconnected";
     this.hubInfo = null;
-    this.welcomed = null;
     this.closedForGood = false;
     // The leader's view of its IndexedDB records (only the leader writes them).
     this.metas = new Map();
@@ -77,7 +76,11 @@ export class Wallet {
 
   /** Becomes the tab that drives the wallet: loads it and connects to the hub. */
   async lead() {
-    if (this.closedForGood) return;
+    if (this.closedForGood) {
+      // Disposed while waiting for the lock: hand it straight on.
+      this.lock?.release();
+      return;
+    }
     this.store = await Store.open(this.name);
     const key = await loadOrCreateKey(this.store, this.passphrase);
     this.core = new WalletCore(key);
