@@ -36,6 +36,7 @@ export type L2payErrorCode =
   | "WEAK_PASSPHRASE"
   | "INVALID_BACKUP"
   | "LEADER_GONE"
+  | "WALLET_IN_USE"
   | "MALFORMED"
   | "INTERNAL"
   | (string & {});

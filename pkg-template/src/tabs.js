@@ -22,9 +22,10 @@ const lockName = (name) => `l2pay:${name}`;
 
 /**
  * Tries to become the leader at once. Resolves `{ leader, release, promoted }`: `promoted`
- * resolves when a follower later becomes leader.
+ * resolves when a follower later becomes leader (with `wait: false`, a follower does not queue
+ * for the lock and `promoted` never resolves).
  */
-export function acquire(name) {
+export function acquire(name, { wait = true } = {}) {
   const locks = globalThis.navigator?.locks;
   if (!locks) {
     // No Web Locks (Node, old browsers): a single context is assumed.
@@ -39,6 +40,7 @@ export function acquire(name) {
         return held();
       }
       const promoted = new Promise((becameLeader) => {
+        if (!wait) return;
         locks.request(lockName(name), () => {
           becameLeader();
           return held();

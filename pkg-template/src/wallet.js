@@ -130,6 +130,12 @@ export class Wallet {
     } else {
       throw new L2payError("INVALID_OPTIONS", "restore needs a backup (with its passphrase) or a key");
     }
+    // Never replace a wallet that another tab is driving.
+    const lock = await acquire(name, { wait: false });
+    if (!lock.leader) {
+      secret.fill(0);
+      throw new L2payError("WALLET_IN_USE", "another tab is using this wallet; close it before restoring");
+    }
     const store = await Store.open(name);
     try {
       await store.load(stores);
@@ -140,6 +146,7 @@ export class Wallet {
     } finally {
       secret.fill(0);
       store.close();
+      lock.release();
     }
     return Wallet.open({ ...opts, name });
   }

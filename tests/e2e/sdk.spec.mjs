@@ -213,6 +213,13 @@ test('two tabs: the second forwards to the first, and takes over when it closes'
   const b1 = await inPage(page, (w) => w.balance());
   const b2 = await inPage(page2, (w) => w.balance());
   assert.deepEqual(b1, b2, 'one channel, one state');
+  // A restore from the second tab would replace the wallet under the first: refused.
+  const restoreWhileLed = await page2.evaluate(async () => {
+    const { Wallet } = await import('/pkg/index.js');
+    return Wallet.restore({ key: '0x' + '11'.repeat(32), name: 'shopper', hubUrl: window.cfg.hubUrl, chain: { provider: { request: async () => [] } } })
+      .then(() => 'restored', (e) => e.code);
+  });
+  assert.equal(restoreWhileLed, 'WALLET_IN_USE');
   await page.close();
   await until(page2, () => window.wallet.role === 'leader', undefined, 'tab 2 takes over');
   await until(page2, () => window.wallet.connectionState === 'connected', undefined, 'tab 2 connected');
