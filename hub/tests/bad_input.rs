@@ -195,9 +195,12 @@ async fn malformed_unknown_and_foreign_frames_get_typed_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_signature_from_the_owner_changes_nothing() {
     let net = Net::start(&[]).await;
-    let shopper = net.client(2, false).await;
+    let shopper = net.client(2, true).await;
     let params = net.open_channel(&shopper, 2, ETH, 0).await;
     let before = shopper.state(params.channel_id()).await.unwrap().0;
+    // The shopper's client steps aside: one key has one live connection, and its reconnection
+    // would replace the raw connection below before the hub answers it.
+    shopper.shutdown().await;
     // The owner's own connection, but a signature over the wrong state.
     let owner = net.devnet.signer(2);
     let mut c = authed(&net, &owner).await;
@@ -225,7 +228,10 @@ async fn a_bad_signature_from_the_owner_changes_nothing() {
         }
     }
     assert_eq!(codes, ["BAD_SIGNATURE"]);
-    // A real payment still goes through afterwards, from the owner's real client.
+    // A real payment still goes through afterwards, from the owner's real client (resumed from
+    // its store).
+    drop(c);
+    let shopper = net.client(2, true).await;
     shopper
         .propose(
             params.channel_id(),
