@@ -27,7 +27,7 @@
 //! yet. The channel then joins the watched set like any other close, so the watchtower
 //! challenges, reveals, settles and claims as above.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use alloy::eips::BlockNumberOrTag;
@@ -45,6 +45,8 @@ use crate::store::{Store, Write};
 
 const CURSOR: &str = "watcher.next_block";
 const WATCHED: &str = "watcher.closes";
+/// Channels closed cooperatively on chain: they stay frozen across restarts.
+const CLOSED: &str = "watcher.closed";
 
 pub struct Watcher {
     pub provider: DynProvider,
@@ -96,6 +98,25 @@ impl Watcher {
                 })
                 .await;
         }
+        let mut closed: BTreeSet<B256> = match self.store.meta(CLOSED).await {
+            Ok(Some(v)) => serde_json::from_str(&v).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "unreadable closed-channels record");
+                BTreeSet::new()
+            }),
+            Ok(None) => BTreeSet::new(),
+            Err(e) => {
+                tracing::error!(error = %e, "closed-channels record unavailable");
+                BTreeSet::new()
+            }
+        };
+        for channel_id in &closed {
+            let _ = self
+                .actor
+                .send(Command::ChainClosing {
+                    channel_id: *channel_id,
+                })
+                .await;
+        }
         // Channels the hub decided to close before a restart are still to be closed.
         let to_chain: BTreeMap<B256, String> = match self.store.meta(GO_TO_CHAIN).await {
             Ok(Some(v)) => serde_json::from_str(&v).unwrap_or_else(|e| {
@@ -116,7 +137,7 @@ impl Watcher {
         }
         let chain = AdjudicatorClient::new(self.adjudicator, self.provider.clone());
         loop {
-            match self.scan(next, &mut watched).await {
+            match self.scan(next, &mut watched, &mut closed).await {
                 Ok(Some(n)) => next = n,
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, "chain watcher poll failed"),
@@ -146,7 +167,12 @@ impl Watcher {
     }
 
     /// Scans blocks from `from` to the head; returns the next block to scan.
-    async fn scan(&self, from: u64, watched: &mut WatchSet) -> anyhow::Result<Option<u64>> {
+    async fn scan(
+        &self,
+        from: u64,
+        watched: &mut WatchSet,
+        closed: &mut BTreeSet<B256>,
+    ) -> anyhow::Result<Option<u64>> {
         let head = self.provider.get_block_number().await?;
         if head < from {
             return Ok(None);
@@ -166,8 +192,17 @@ impl Watcher {
                         .await?;
                     continue;
                 }
-                // A cooperative close is final at once: the off-chain channel is over.
+                // A cooperative close is final at once: the off-chain channel is over, for
+                // good (recorded before the cursor moves past the event).
                 AdjudicatorEvent::Closed(c) => {
+                    if closed.insert(c.channelId) {
+                        self.store
+                            .write_batch(&[Write::Meta {
+                                key: CLOSED.into(),
+                                value: serde_json::to_string(closed)?,
+                            }])
+                            .await?;
+                    }
                     let cmd = Command::ChainClosing {
                         channel_id: c.channelId,
                     };

@@ -278,3 +278,63 @@ async fn the_decision_to_close_survives_a_restart() {
     expect_close_by_hub(&net, id, agreed.nonce, [ETH - PAID, PAID]).await;
     expect_settlement(&net, &params, agreed.nonce, [ETH - PAID, PAID]).await;
 }
+
+/// A cooperative close on chain ends the channel at the hub, and it stays ended across a hub
+/// restart: the hub refuses to resume it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cooperatively_closed_channel_stays_closed_across_a_restart() {
+    let mut net = Net::start(&[]).await;
+    let shopper = net.client(SHOPPER, false).await;
+    let params = net.open_channel(&shopper, SHOPPER, ETH, 0).await;
+    let id = params.channel_id();
+    shopper.propose(id, Op::Close).await.unwrap();
+    let state = wait_for(&shopper, id, |s| s.is_final).await;
+    shopper.shutdown().await;
+    // Signatures are deterministic (RFC 6979): these are the ones both ends exchanged.
+    let signer = net.devnet.signer(SHOPPER);
+    let digest = state.digest(&params);
+    let sigs = [
+        signer.sign_digest(&digest),
+        net.devnet.signer(HUB_KEY).sign_digest(&digest),
+    ];
+    net.chain(SHOPPER)
+        .close_cooperative(&params, &state, &sigs)
+        .await
+        .expect("cooperative close");
+
+    // Whether the hub answers `frame` with CHANNEL_FAILED (other frames, e.g. its own
+    // Reestablish on connecting, are skipped).
+    async fn refused(c: &mut Conn, frame: &Frame) -> bool {
+        send(c, frame.clone()).await;
+        while let Ok(Some(Ok(Ws::Binary(b)))) =
+            tokio::time::timeout(Duration::from_secs(1), c.next()).await
+        {
+            if let Ok(Frame::Error { code, .. }) = decode_frame::<Frame>(&b) {
+                return code == "CHANNEL_FAILED";
+            }
+        }
+        false
+    }
+    let resume = Frame::Channel(Message::Reestablish(Reestablish {
+        channel_id: id,
+        latest_nonce: state.nonce,
+        latest_sig: Some(sigs[0]),
+        highest_signed: state.nonce,
+    }));
+    // The watcher sees the close within a few polls.
+    let mut frozen = false;
+    for _ in 0..100 {
+        let mut c = authed(&net, &signer).await;
+        if refused(&mut c, &resume).await {
+            frozen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(frozen, "the hub never saw the cooperative close");
+
+    net.kill_hub();
+    net.start_hub().await;
+    let mut c = authed(&net, &signer).await;
+    assert!(refused(&mut c, &resume).await, "resumed after a restart");
+}
