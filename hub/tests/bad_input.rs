@@ -6,61 +6,14 @@ mod common;
 use std::time::Duration;
 
 use alloy::primitives::B256;
+use common::raw::{authed, connect, send, try_next as next};
 use common::*;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use l2pay::op::Op;
 use l2pay::session::{answer_challenge, Frame};
-use l2pay::signer::{LocalSigner, Signer};
-use l2pay::wire::{decode_frame, encode_frame, Message, Propose, MAX_FRAME};
+use l2pay::signer::Signer;
+use l2pay::wire::{Message, Propose, MAX_FRAME};
 use tokio_tungstenite::tungstenite::Message as Ws;
-
-type Conn =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn raw(net: &Net) -> (Conn, Frame) {
-    let (mut c, _) = tokio_tungstenite::connect_async(net.ws_url())
-        .await
-        .unwrap();
-    let challenge = next(&mut c).await.expect("challenge");
-    (c, challenge)
-}
-
-/// The next frame, or `None` when the hub closed the connection.
-async fn next(c: &mut Conn) -> Option<Frame> {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(10), c.next())
-            .await
-            .expect("hub answers")
-        {
-            Some(Ok(Ws::Binary(b))) => return Some(decode_frame(&b).expect("hub frames decode")),
-            Some(Ok(Ws::Close(_))) | None | Some(Err(_)) => return None,
-            Some(Ok(_)) => continue,
-        }
-    }
-}
-
-async fn send(c: &mut Conn, f: &Frame) {
-    c.send(Ws::Binary(encode_frame(f).unwrap().into()))
-        .await
-        .unwrap();
-}
-
-/// Connects and authenticates as `signer`; returns the connection after the Welcome.
-async fn authed(net: &Net, signer: &LocalSigner) -> Conn {
-    let (mut c, ch) = raw(net).await;
-    let Frame::Challenge {
-        hub,
-        chain_id,
-        challenge,
-        ..
-    } = ch
-    else {
-        panic!("expected a challenge")
-    };
-    send(&mut c, &answer_challenge(signer, chain_id, hub, challenge)).await;
-    assert!(matches!(next(&mut c).await, Some(Frame::Welcome { .. })));
-    c
-}
 
 fn code_of(f: Option<Frame>) -> String {
     match f {
@@ -73,7 +26,7 @@ fn code_of(f: Option<Frame>) -> String {
 async fn authentication_is_required_and_checked() {
     let net = Net::start(&[]).await;
     // Garbage instead of an answer.
-    let (mut c, _) = raw(&net).await;
+    let (mut c, _) = connect(&net).await;
     c.send(Ws::Binary(vec![1, 2, 3].into())).await.unwrap();
     assert_eq!(code_of(next(&mut c).await), "MALFORMED");
     assert!(
@@ -82,7 +35,7 @@ async fn authentication_is_required_and_checked() {
     );
 
     // A signature by another key than the one claimed.
-    let (mut c, ch) = raw(&net).await;
+    let (mut c, ch) = connect(&net).await;
     let Frame::Challenge {
         hub,
         chain_id,
@@ -106,7 +59,7 @@ async fn authentication_is_required_and_checked() {
     assert_eq!(code_of(next(&mut c).await), "BAD_AUTH");
 
     // A channel message before authenticating.
-    let (mut c, _) = raw(&net).await;
+    let (mut c, _) = connect(&net).await;
     send(
         &mut c,
         &Frame::Register {

@@ -16,13 +16,14 @@ use std::time::{Duration, Instant};
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
+use common::raw::{authed_welcome, next, send, Conn};
 use common::*;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use l2pay::channel::{Channel, Event, Output};
-use l2pay::session::{answer_challenge, Frame, SyncState};
+use l2pay::session::{Frame, SyncState};
 use l2pay::signer::{LocalSigner, Signer};
 use l2pay::state::{ChannelParams, Side};
-use l2pay::wire::{decode_frame, encode_frame, Message, RejectReason};
+use l2pay::wire::{decode_frame, Message, RejectReason};
 use l2pay_chain::AdjudicatorClient;
 use l2pay_hub::actor::now_ms;
 use l2pay_hub::client::HubClient;
@@ -116,22 +117,6 @@ async fn many_channels_opened_at_once_all_agree_their_deposits() {
 
 // ----- the same interleaving, forced -----
 
-type Conn =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn next(c: &mut Conn) -> Frame {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(10), c.next())
-            .await
-            .expect("the hub answers")
-        {
-            Some(Ok(Ws::Binary(b))) => return decode_frame(&b).expect("hub frames decode"),
-            Some(Ok(Ws::Close(_))) | None | Some(Err(_)) => panic!("the hub closed"),
-            Some(Ok(_)) => continue,
-        }
-    }
-}
-
 /// The next channel message from the hub (error frames that accompany a refusal are skipped).
 async fn next_msg(c: &mut Conn) -> Message {
     loop {
@@ -143,12 +128,6 @@ async fn next_msg(c: &mut Conn) -> Message {
     }
 }
 
-async fn send(c: &mut Conn, f: Frame) {
-    c.send(Ws::Binary(encode_frame(&f).unwrap().into()))
-        .await
-        .unwrap();
-}
-
 /// Drains the client core (its writes count as durable at once, as in the native client
 /// without a store) and sends its messages; returns them with the events.
 async fn pump(core: &mut Channel, c: &mut Conn, events: &mut Vec<Event>) -> Vec<Message> {
@@ -158,7 +137,7 @@ async fn pump(core: &mut Channel, c: &mut Conn, events: &mut Vec<Event>) -> Vec<
             Output::Persist(p) => core.handle_persisted(p.seq),
             Output::Send(m) => {
                 sent.push(m.clone());
-                send(c, Frame::Channel(m)).await;
+                send(c, &Frame::Channel(m)).await;
             }
             Output::Event(e) => events.push(e),
         }
@@ -167,7 +146,7 @@ async fn pump(core: &mut Channel, c: &mut Conn, events: &mut Vec<Event>) -> Vec<
 }
 
 async fn hub_view(c: &mut Conn, channel_id: B256) -> SyncState {
-    send(c, Frame::Sync { channel_id }).await;
+    send(c, &Frame::Sync { channel_id }).await;
     loop {
         match next(c).await {
             Frame::SyncState(s) => return *s,
@@ -194,26 +173,12 @@ async fn a_deposit_refused_then_accepted_in_flight_is_agreed() {
     let net = Net::start(&[]).await;
     let key = 2;
     let signer = Arc::new(net.devnet.signer(key));
-    let (mut c, _) = tokio_tungstenite::connect_async(net.ws_url())
-        .await
-        .unwrap();
-    let Frame::Challenge {
-        hub,
-        chain_id,
-        challenge,
-        ..
-    } = next(&mut c).await
-    else {
-        panic!("expected a challenge")
+    let (mut c, welcome) = authed_welcome(&net, &signer).await;
+    let Frame::Welcome { policy, .. } = welcome else {
+        unreachable!("authed_welcome checks it")
     };
-    send(
-        &mut c,
-        answer_challenge(signer.as_ref(), chain_id, hub, challenge),
-    )
-    .await;
-    let Frame::Welcome { policy, .. } = next(&mut c).await else {
-        panic!("expected a welcome")
-    };
+    let hub = net.hub_address();
+    let chain_id = net.devnet.chain_id();
     let params = ChannelParams {
         chain_id,
         adjudicator: net.adjudicator,
@@ -229,7 +194,7 @@ async fn a_deposit_refused_then_accepted_in_flight_is_agreed() {
     // As `HubClient` does: Register, then the new channel's Reestablish.
     send(
         &mut c,
-        Frame::Register {
+        &Frame::Register {
             params: params.clone(),
         },
     )

@@ -10,59 +10,19 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;
+use common::raw::{authed, next, send, Conn};
 use common::*;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use l2pay::op::Op;
-use l2pay::session::{answer_challenge, Frame};
+use l2pay::session::Frame;
 use l2pay::signer::{LocalSigner, Signer};
 use l2pay::state::{ChannelParams, ChannelState};
-use l2pay::wire::{decode_frame, encode_frame, Message, Reestablish};
+use l2pay::wire::{decode_frame, Message, Reestablish};
 use l2pay_chain::{fetch_events, AdjudicatorEvent, EventAt, Status};
 use tokio_tungstenite::tungstenite::Message as Ws;
 
 const SHOPPER: usize = 2;
 const PAID: u128 = 300_000;
-
-type Conn =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn next(c: &mut Conn) -> Frame {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(10), c.next())
-            .await
-            .expect("the hub answers")
-        {
-            Some(Ok(Ws::Binary(b))) => return decode_frame(&b).expect("hub frames decode"),
-            Some(Ok(Ws::Close(_))) | None | Some(Err(_)) => panic!("the hub closed"),
-            Some(Ok(_)) => continue,
-        }
-    }
-}
-
-async fn send(c: &mut Conn, f: Frame) {
-    c.send(Ws::Binary(encode_frame(&f).unwrap().into()))
-        .await
-        .unwrap();
-}
-
-/// Connects over a raw WebSocket and authenticates as `signer`.
-async fn authed(net: &Net, signer: &LocalSigner) -> Conn {
-    let (mut c, _) = tokio_tungstenite::connect_async(net.ws_url())
-        .await
-        .unwrap();
-    let Frame::Challenge {
-        hub,
-        chain_id,
-        challenge,
-        ..
-    } = next(&mut c).await
-    else {
-        panic!("expected a challenge")
-    };
-    send(&mut c, answer_challenge(signer, chain_id, hub, challenge)).await;
-    assert!(matches!(next(&mut c).await, Frame::Welcome { .. }));
-    c
-}
 
 /// A dishonest shopper: it claims, on reconnection, an agreed state the hub never signed (a
 /// nonce above the hub's, with a signature of its own). The hub's core refuses it with
@@ -74,7 +34,7 @@ async fn claim_an_impossible_state(c: &mut Conn, signer: &LocalSigner, id: B256,
         latest_sig: Some(signer.sign_digest(&B256::repeat_byte(0x66))),
         highest_signed: nonce,
     };
-    send(c, Frame::Channel(Message::Reestablish(forged))).await;
+    send(c, &Frame::Channel(Message::Reestablish(forged))).await;
     loop {
         match next(c).await {
             Frame::Error { code, .. } if code == "DESYNC" => return,
@@ -191,7 +151,7 @@ async fn hub_closes_a_channel_whose_peer_cheats_and_settles_it() {
     // The channel is frozen: the hub takes no more updates on it.
     send(
         &mut c,
-        Frame::Channel(Message::Reestablish(Reestablish {
+        &Frame::Channel(Message::Reestablish(Reestablish {
             channel_id: id,
             latest_nonce: agreed.nonce,
             latest_sig: Some(signer.sign_digest(&agreed.digest(&params))),
@@ -225,7 +185,7 @@ async fn hub_closes_without_a_state_when_nothing_was_signed() {
     net.chain(SHOPPER).open(&params, ETH).await.expect("open");
     send(
         &mut c,
-        Frame::Register {
+        &Frame::Register {
             params: params.clone(),
         },
     )
@@ -305,7 +265,7 @@ async fn a_cooperatively_closed_channel_stays_closed_across_a_restart() {
     // Whether the hub answers `frame` with CHANNEL_FAILED (other frames, e.g. its own
     // Reestablish on connecting, are skipped).
     async fn refused(c: &mut Conn, frame: &Frame) -> bool {
-        send(c, frame.clone()).await;
+        send(c, &frame.clone()).await;
         while let Ok(Some(Ok(Ws::Binary(b)))) =
             tokio::time::timeout(Duration::from_secs(1), c.next()).await
         {
