@@ -386,17 +386,7 @@ impl HubActor {
             }
             Frame::Channel(msg) => {
                 let id = msg.channel_id();
-                let Some(ch) = self
-                    .channels
-                    .get_mut(&id)
-                    .filter(|c| c.params().participants[0] == client)
-                else {
-                    self.metrics.frames_rejected.inc();
-                    self.error_to(
-                        client,
-                        "UNKNOWN_CHANNEL",
-                        format!("no channel {id} with this client"),
-                    );
+                let Some(ch) = self.owned_channel(client, id) else {
                     return;
                 };
                 if let Err(e) = ch.handle_message(msg, now) {
@@ -411,17 +401,7 @@ impl HubActor {
                 self.dirty.push(id);
             }
             Frame::Sync { channel_id } => {
-                let Some(ch) = self
-                    .channels
-                    .get_mut(&channel_id)
-                    .filter(|c| c.params().participants[0] == client)
-                else {
-                    self.metrics.frames_rejected.inc();
-                    self.error_to(
-                        client,
-                        "UNKNOWN_CHANNEL",
-                        format!("no channel {channel_id} with this client"),
-                    );
+                let Some(ch) = self.owned_channel(client, channel_id) else {
                     return;
                 };
                 let (state, sigs) = match ch.signed_latest() {
@@ -459,6 +439,25 @@ impl HubActor {
                 );
             }
         }
+    }
+
+    /// Channel `id` if `client` is its participant A; otherwise the client gets
+    /// `UNKNOWN_CHANNEL` (one key cannot act on another's channel).
+    fn owned_channel(&mut self, client: Address, id: B256) -> Option<&mut Channel> {
+        let owned = self
+            .channels
+            .get(&id)
+            .is_some_and(|c| c.params().participants[0] == client);
+        if !owned {
+            self.metrics.frames_rejected.inc();
+            self.error_to(
+                client,
+                "UNKNOWN_CHANNEL",
+                format!("no channel {id} with this client"),
+            );
+            return None;
+        }
+        self.channels.get_mut(&id)
     }
 
     fn register(&mut self, client: Address, params: ChannelParams, now: u64) -> Result<(), String> {
