@@ -48,10 +48,15 @@ impl Devnet {
 
     /// Starts anvil with extra command-line arguments (e.g. `["--chain-id", "5"]`).
     pub async fn spawn_with_args(args: &[&str]) -> Result<Devnet, ChainError> {
+        Self::spawn_on(0, args).await
+    }
+
+    /// Starts anvil on `127.0.0.1:port` (0: the OS picks) with extra arguments.
+    pub async fn spawn_on(port: u16, args: &[&str]) -> Result<Devnet, ChainError> {
         let anvil = Anvil::new()
             .path(anvil_path())
             .host("127.0.0.1")
-            .port(0u16)
+            .port(port)
             .args(args.iter().copied())
             .try_spawn()
             .map_err(|e| ChainError::Anvil(format!("{e} (anvil at {:?})", anvil_path())))?;
@@ -72,6 +77,11 @@ impl Devnet {
 
     pub fn endpoint(&self) -> String {
         self.anvil.endpoint()
+    }
+
+    /// The anvil process id.
+    pub fn pid(&self) -> u32 {
+        self.anvil.child().id()
     }
 
     pub fn chain_id(&self) -> u64 {

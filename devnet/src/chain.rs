@@ -1,22 +1,18 @@
 //! The devnet's chain: anvil on a fixed loopback port (instant mining), the adjudicator and
 //! the tUSD test token deployed, demo accounts funded.
 //!
-//! `l2pay_chain::Devnet` always asks the OS for a port; a demo needs a port the pages and a
-//! wallet can be pointed at, so this starts anvil with the same binary and builder settings
-//! on the port it is given.
+//! A demo needs a port the pages and a wallet can be pointed at: `Devnet::spawn_on` a fixed
+//! port, with a pid file for runs that were killed.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use alloy::node_bindings::{Anvil, AnvilInstance};
-use alloy::primitives::{Address, B256, U256};
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
-use alloy::signers::local::PrivateKeySigner;
+use alloy::primitives::{Address, U256};
+use alloy::providers::{DynProvider, Provider};
 use anyhow::Context;
-use l2pay::signer::LocalSigner;
 use l2pay::Amount;
 use l2pay_chain::bindings::{TestToken, IERC20};
-use l2pay_chain::{anvil_path, deploy_adjudicator, deploy_test_token, send};
+use l2pay_chain::{deploy_adjudicator, deploy_test_token, send, Devnet};
 
 /// One tUSD in its smallest unit (6 decimals).
 pub const TUSD: Amount = 1_000_000;
@@ -33,12 +29,10 @@ pub const HUB_ACCOUNT: usize = 9;
 /// tUSD the hub deposits in the merchant's channel (its liquidity toward the merchant).
 pub const HUB_LIQUIDITY: Amount = 50_000 * TUSD;
 
-/// A running anvil, stopped (SIGTERM) on drop.
+/// The devnet's anvil ([`Devnet`] on a fixed port), stopped (SIGTERM) on drop.
 pub struct LocalChain {
-    anvil: AnvilInstance,
+    devnet: Devnet,
     pid_file: PathBuf,
-    /// Read-only provider.
-    pub provider: DynProvider,
 }
 
 impl LocalChain {
@@ -46,66 +40,28 @@ impl LocalChain {
     /// killed with SIGKILL does not leave the port taken for the next run: see
     /// [`stop_stale_anvil`]).
     pub async fn spawn(port: u16, pid_file: &Path) -> anyhow::Result<LocalChain> {
-        let path = anvil_path();
-        let anvil = tokio::task::spawn_blocking(move || {
-            Anvil::new()
-                .path(&path)
-                .host("127.0.0.1")
-                .port(port)
-                .try_spawn()
-                .with_context(|| format!("starting anvil ({})", path.display()))
-        })
-        .await??;
-        std::fs::write(pid_file, anvil.child().id().to_string())?;
-        let provider = ProviderBuilder::new()
-            .connect_http(anvil.endpoint_url())
-            .erased();
+        let devnet = Devnet::spawn_on(port, &[])
+            .await
+            .context("starting anvil")?;
+        std::fs::write(pid_file, devnet.pid().to_string())?;
         Ok(LocalChain {
-            anvil,
+            devnet,
             pid_file: pid_file.to_path_buf(),
-            provider,
         })
     }
+}
 
-    pub fn endpoint(&self) -> String {
-        self.anvil.endpoint()
-    }
+impl std::ops::Deref for LocalChain {
+    type Target = Devnet;
 
-    pub fn pid(&self) -> u32 {
-        self.anvil.child().id()
-    }
-
-    pub fn key(&self, i: usize) -> B256 {
-        B256::from_slice(&self.anvil.keys()[i].to_bytes())
-    }
-
-    pub fn address(&self, i: usize) -> Address {
-        self.anvil.addresses()[i]
-    }
-
-    /// The core's signer for account `i` (signs channel states).
-    pub fn signer(&self, i: usize) -> LocalSigner {
-        LocalSigner::from_bytes(&self.key(i).0).expect("anvil keys are valid")
-    }
-
-    /// A provider that sends transactions from account `i` (nonces read from the node for
-    /// every transaction, as `l2pay_chain::Devnet::wallet` does).
-    pub fn wallet(&self, i: usize) -> DynProvider {
-        let signer = PrivateKeySigner::from_bytes(&self.key(i)).expect("anvil keys are valid");
-        ProviderBuilder::new()
-            .disable_recommended_fillers()
-            .with_simple_nonce_management()
-            .with_gas_estimation()
-            .fetch_chain_id()
-            .wallet(signer)
-            .connect_http(self.anvil.endpoint_url())
-            .erased()
+    fn deref(&self) -> &Devnet {
+        &self.devnet
     }
 }
 
 impl Drop for LocalChain {
     fn drop(&mut self) {
-        // AnvilInstance's own drop (after this) sends SIGTERM and waits for the process.
+        // Devnet's own drop (after this) sends SIGTERM and waits for the process.
         let _ = std::fs::remove_file(&self.pid_file);
     }
 }
