@@ -282,7 +282,7 @@ function watchConnection(chip) {
   walletEvents.addEventListener("connection", (e) => apply(e.detail.state));
   walletEvents.addEventListener("wallet", (e) => {
     const w = e.detail;
-    apply(w.role === "follower" ? "connected" : w.connectionState);
+    apply(w.connectionState);
     refreshChip();
   });
   walletEvents.addEventListener("role", (e) => {
@@ -290,18 +290,8 @@ function watchConnection(chip) {
   });
   for (const ev of ["state", "payment", "refund"]) walletEvents.addEventListener(ev, refreshChip);
   walletEvents.addEventListener("refund", (e) => toast(`Refund received: ${fmt(e.detail.amount)}`, "good"));
-  let openingSince = 0;
-  walletEvents.addEventListener("chain", (e) => {
-    if (e.detail.step === "openChannel") openingSince = Date.now();
-  });
   walletEvents.addEventListener("error", (e) => {
     const err = e.detail;
-    // While a channel opens, the SDK proposes the deposit before the hub has registered the
-    // channel; the hub answers UNKNOWN_CHANNEL and the proposal is retried once registered.
-    if (err?.code === "UNKNOWN_CHANNEL" && Date.now() - openingSince < 60000) {
-      console.info("l2pay (expected while opening):", err.message);
-      return;
-    }
     // Hub notices and transient failures: shown, never silent, never as a stack.
     toast(explain(err), "bad");
   });

@@ -261,8 +261,8 @@ export class L2payButton extends HTMLElement {
   async _ready() {
     const wallet = await this.wallet;
     if (!wallet) throw codeError("NO_WALLET", "no wallet");
-    // A follower tab forwards to the tab that leads, which holds the connection.
-    if (wallet.role === "follower" || wallet.connectionState === "connected") return wallet;
+    // (A follower tab reports the leading tab's connection.)
+    if (wallet.connectionState === "connected") return wallet;
     await new Promise((resolve, reject) => {
       const off = wallet.on("connection", ({ state }) => {
         if (state === "connected") {

@@ -106,7 +106,7 @@ export class Wallet {
     });
     for (const m of FORWARDED) this[m] = (...args) => this.remote.call(m, args);
     this.remote.call("connectionState", []).then((state) => {
-      if (this.remote) this.connection = state;
+      if (this.remote) this.setConnection(state);
     }, () => {});
   }
 
