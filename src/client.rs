@@ -128,6 +128,9 @@ pub struct ClientCore {
     resync: bool,
     /// Channels whose `SyncState` has not arrived yet.
     awaiting_sync: BTreeSet<B256>,
+    /// The latest `now` an input carried: the time of proposals the core makes on its own
+    /// (failing an HTLC nobody asked for) during inputs that carry none.
+    now: u64,
 }
 
 impl ClientCore {
@@ -139,6 +142,7 @@ impl ClientCore {
             out: VecDeque::new(),
             resync: false,
             awaiting_sync: BTreeSet::new(),
+            now: 0,
         }
     }
 
@@ -233,6 +237,7 @@ impl ClientCore {
 
     /// Asks the hub to drive its end of a channel (after the opening transaction was mined).
     pub fn register(&mut self, id: B256, now: u64) -> Result<(), Error> {
+        self.now = self.now.max(now);
         let ch = self
             .channels
             .get_mut(&id)
@@ -246,6 +251,7 @@ impl ClientCore {
 
     /// A frame from the hub.
     pub fn handle_frame(&mut self, bytes: &[u8], now: u64) -> Result<(), Error> {
+        self.now = self.now.max(now);
         let frame: Frame = crate::wire::decode_frame(bytes)?;
         match frame {
             Frame::Challenge {
@@ -331,6 +337,7 @@ impl ClientCore {
 
     /// The chain shows `total` deposited on `side` of a channel.
     pub fn handle_chain_deposit(&mut self, id: B256, side: Side, total: Amount, now: u64) {
+        self.now = self.now.max(now);
         if let Some(ch) = self.channels.get_mut(&id) {
             ch.handle_chain_deposit(side, total, now);
             self.drain(id);
@@ -353,6 +360,7 @@ impl ClientCore {
     }
 
     pub fn handle_timeout(&mut self, now: u64) {
+        self.now = self.now.max(now);
         let due: Vec<B256> = self
             .channels
             .iter()
@@ -381,6 +389,7 @@ impl ClientCore {
 
     /// Proposes an op of ours (withdraw, close…) on a channel.
     pub fn propose(&mut self, id: B256, op: Op, now: u64) -> Result<(), Error> {
+        self.now = self.now.max(now);
         let ch = self
             .channels
             .get_mut(&id)
@@ -546,7 +555,7 @@ impl ClientCore {
             } => {
                 // A wallet issues no invoices: give back anything the hub locks for us.
                 if let Some(ch) = self.channels.get_mut(&id) {
-                    proposed = ch.propose(Op::FailHtlc { id: *hid }, 0).is_ok();
+                    proposed = ch.propose(Op::FailHtlc { id: *hid }, self.now).is_ok();
                 }
             }
             Event::Updated {
