@@ -22,13 +22,8 @@ function freePort() {
   });
 }
 
-/** Builds (if needed) and starts the devnet; resolves once it printed its READY line. */
-export async function startDevnet() {
-  const bin = join(ROOT, 'target', 'debug', 'l2pay-devnet');
-  if (!process.env.L2PAY_SKIP_BUILD || !existsSync(bin)) {
-    const b = spawnSync('cargo', ['build', '-q', '-p', 'l2pay-devnet'], { cwd: ROOT, stdio: 'inherit' });
-    if (b.status !== 0) throw new Error('cargo build -p l2pay-devnet failed');
-  }
+/** Starts the devnet binary on fresh ports; resolves once it printed its READY line. */
+async function launch(bin) {
   const data = mkdtempSync(join(tmpdir(), 'l2pay-e2e-'));
   const [port, hubPort, chainPort] = [await freePort(), await freePort(), await freePort()];
   const child = spawn(bin, [
@@ -46,8 +41,34 @@ export async function startDevnet() {
         resolve(JSON.parse(m[1]));
       }
     });
-    child.once('exit', (code) => reject(new Error(`devnet exited early (${code})`)));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      rmSync(data, { recursive: true, force: true });
+      reject(Object.assign(new Error(`devnet exited early (${code})`), { early: true }));
+    });
   });
+  return { child, config, data, port };
+}
+
+/** Builds (if needed) and starts the devnet; resolves once it printed its READY line. */
+export async function startDevnet() {
+  const bin = join(ROOT, 'target', 'debug', 'l2pay-devnet');
+  if (!process.env.L2PAY_SKIP_BUILD || !existsSync(bin)) {
+    const b = spawnSync('cargo', ['build', '-q', '-p', 'l2pay-devnet'], { cwd: ROOT, stdio: 'inherit' });
+    if (b.status !== 0) throw new Error('cargo build -p l2pay-devnet failed');
+  }
+  // A port found free can be taken (e.g. as another connection's source port) before the
+  // devnet binds it: then the devnet exits at once, and a fresh set of ports is tried.
+  let launched;
+  for (let attempt = 1; !launched; attempt++) {
+    try {
+      launched = await launch(bin);
+    } catch (e) {
+      if (attempt === 3 || !e.early) throw e;
+      console.error(`devnet: ${e.message}; retrying with other ports`);
+    }
+  }
+  const { child, config, data, port } = launched;
   child.stdout.resume();
   const base = `http://127.0.0.1:${port}`;
   let id = 0;
