@@ -15,6 +15,9 @@ interface IERC20Like {
 /// against a global preimage registry.
 /// @dev Participant A's key signs states; the account that funds A's side may be another one
 /// (`openFor`): A's payouts then go to that funder, never to the signing key.
+/// Payouts are pushed with bounded gas and never copy the payee's return data; one the payee
+/// (or the token) refuses is kept in `owed[token][payee]` for the payee to pull with
+/// `claimOwed`, so neither side can block the other's exit.
 contract Adjudicator {
     // ------------------------------------------------------------------ types
 
@@ -120,6 +123,18 @@ contract Adjudicator {
     bytes32 private constant VERSION_HASH = keccak256("1");
     /// secp256k1 n / 2: signatures with a larger s are the malleable twin and are refused.
     uint256 private constant HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
+    /// Bounds of a channel's challenge period in seconds, checked at open (the same as
+    /// `MIN_CHALLENGE_PERIOD` / `MAX_CHALLENGE_PERIOD` of `src/state.rs`). At least a minute,
+    /// so that a stale close can be answered; at most 30 days, so that funds are never frozen
+    /// for longer and `block.timestamp + challengePeriod` cannot overflow 64 bits.
+    uint64 public constant MIN_CHALLENGE_PERIOD = 60;
+    uint64 public constant MAX_CHALLENGE_PERIOD = 2_592_000;
+    /// Gas forwarded to a native-coin payee: enough for a smart-contract wallet's `receive`,
+    /// too little to grief the caller. The payee's return data is never copied.
+    uint256 public constant PAYOUT_GAS = 50_000;
+    /// Gas forwarded to the token for an ERC-20 `transfer` (hooks included); at most 32 bytes
+    /// of its return data are read.
+    uint256 public constant TOKEN_PAYOUT_GAS = 200_000;
 
     uint256 private immutable cachedChainId;
     bytes32 private immutable cachedDomainSeparator;
@@ -130,8 +145,10 @@ contract Adjudicator {
     mapping(bytes32 => StoredLock[]) private settledLocks;
     /// sha256(preimage) => timestamp of its first reveal.
     mapping(bytes32 => uint256) public revealedAt;
-    /// Native-coin payouts a recipient refused (e.g. a contract without `receive`), claimable later.
-    mapping(address => uint256) public owed;
+    /// token (zero: native coin) => payee => payouts that could not be delivered (the payee, or
+    /// the token for it, refused or ran out of its gas allowance); the payee pulls them with
+    /// `claimOwed`.
+    mapping(address => mapping(address => uint256)) public owed;
     bool private transient entered;
 
     // ----------------------------------------------------------------- events
@@ -160,8 +177,8 @@ contract Adjudicator {
     );
     event PreimageRevealed(bytes32 indexed paymentHash, bytes32 preimage);
     event HtlcClaimed(bytes32 indexed channelId, uint256 index, address indexed to, uint256 amount, bool redeemed);
-    event PaymentDeferred(address indexed to, uint256 amount);
-    event OwedClaimed(address indexed by, address to, uint256 amount);
+    event PaymentDeferred(address indexed token, address indexed to, uint256 amount);
+    event OwedClaimed(address indexed token, address indexed by, address to, uint256 amount);
 
     // ----------------------------------------------------------------- errors
 
@@ -197,6 +214,9 @@ contract Adjudicator {
     error AlreadyClaimed();
     error Undetermined();
     error NothingOwed();
+    error ChallengePeriodOutOfRange(uint64 challengePeriod);
+    error LocksUnbalanced();
+    error PayoutStarved();
 
     // ------------------------------------------------------------- modifiers
 
@@ -287,11 +307,17 @@ contract Adjudicator {
     }
 
     /// Registers a state signed by both and starts the challenge period. Anyone may call.
-    function closeUnilateral(State calldata s, bytes calldata sigA, bytes calldata sigB) external nonReentrant {
+    /// `locks` are the state's HTLCs (the list its `locksRoot` commits to, empty for none);
+    /// balances and locks together must account for exactly what the channel holds.
+    function closeUnilateral(State calldata s, bytes calldata sigA, bytes calldata sigB, Lock[] calldata locks)
+        external
+        nonReentrant
+    {
         Channel storage ch = _channel(s.channelId);
         if (ch.status != Status.Open) revert NotOpen();
         _verifyBoth(ch, s, sigA, sigB);
-        _register(ch, s);
+        _register(ch, s, locks);
+        // At most MAX_CHALLENGE_PERIOD: no overflow before the year 5 * 10^11.
         uint64 deadline = uint64(block.timestamp) + ch.challengePeriod;
         ch.status = Status.Closing;
         ch.deadline = deadline;
@@ -309,43 +335,47 @@ contract Adjudicator {
         // Nonce-0 state: balances, deposits, withdrawals zero, no locks.
         ch.payoutA = uint128(ch.depositA);
         ch.payoutB = uint128(ch.depositB);
+        // At most MAX_CHALLENGE_PERIOD: no overflow before the year 5 * 10^11.
         uint64 deadline = uint64(block.timestamp) + ch.challengePeriod;
         ch.status = Status.Closing;
         ch.deadline = deadline;
         emit CloseRegistered(channelId, msg.sender, 0, deadline);
     }
 
-    /// Replaces the registered state with a strictly newer one while the period runs.
-    function challenge(State calldata s, bytes calldata sigA, bytes calldata sigB) external nonReentrant {
+    /// Replaces the registered state with a strictly newer one while the period runs; `locks`
+    /// as for `closeUnilateral`.
+    function challenge(State calldata s, bytes calldata sigA, bytes calldata sigB, Lock[] calldata locks)
+        external
+        nonReentrant
+    {
         Channel storage ch = _channel(s.channelId);
         if (ch.status != Status.Closing) revert NotClosing();
         if (block.timestamp > ch.deadline) revert ChallengePeriodOver();
         if (s.nonce <= ch.nonce) revert NonceTooLow();
         _verifyBoth(ch, s, sigA, sigB);
-        _register(ch, s);
+        _register(ch, s, locks);
         emit Challenged(s.channelId, msg.sender, s.nonce);
     }
 
     /// After the period, pays the registered state and stores its locks for `claimHtlc`.
+    /// `locks` must be the registered state's list (its root is checked). Their total is not
+    /// summed again: registration checked `payoutA + payoutB + locks == holdings` for this very
+    /// list, and the holdings cannot change while the channel is closing.
     function settle(bytes32 channelId, Lock[] calldata locks) external nonReentrant {
         Channel storage ch = _channel(channelId);
         if (ch.status != Status.Closing) revert NotClosing();
         if (block.timestamp <= ch.deadline) revert ChallengePeriodRunning();
-        bytes32 root = locks.length == 0 ? bytes32(0) : keccak256(abi.encode(locks));
-        if (root != ch.locksRoot) revert LocksMismatch();
+        if (_locksRoot(locks) != ch.locksRoot) revert LocksMismatch();
 
         uint256 payA = ch.payoutA;
         uint256 payB = ch.payoutB;
-        uint256 locked;
         StoredLock[] storage stored = settledLocks[channelId];
         for (uint256 i = 0; i < locks.length; ++i) {
             Lock calldata l = locks[i];
-            locked += l.amount;
-            // The sum check below bounds every amount by the channel's holdings (< 2^128).
+            // Registration bounded every amount by the channel's holdings (< 2^128).
             stored.push(StoredLock(l.paymentHash, uint128(l.amount), l.expiry, l.fromA, false));
             emit HtlcRegistered(channelId, i, l.paymentHash, l.amount, l.expiry, l.fromA);
         }
-        if (payA + payB + locked != _holdings(ch)) revert Unbalanced();
 
         ch.status = Status.Closed;
         emit Settled(channelId, ch.nonce, payA, payB, locks.length);
@@ -386,14 +416,14 @@ contract Adjudicator {
         _pay(ch.token, to, amount);
     }
 
-    /// Sends the caller's refused native-coin payouts to `to`.
-    function claimOwed(address payable to) external nonReentrant {
-        uint256 amount = owed[msg.sender];
+    /// Sends the caller's undelivered payouts in `token` (zero: native coin) to `to`, with the
+    /// same bounded call as a payout; reverts (keeping them owed) if that fails.
+    function claimOwed(address token, address to) external nonReentrant {
+        uint256 amount = owed[token][msg.sender];
         if (amount == 0) revert NothingOwed();
-        owed[msg.sender] = 0;
-        emit OwedClaimed(msg.sender, to, amount);
-        (bool ok,) = to.call{value: amount}("");
-        if (!ok) revert TransferFailed();
+        owed[token][msg.sender] = 0;
+        emit OwedClaimed(token, msg.sender, to, amount);
+        if (!_send(token, to, amount)) revert TransferFailed();
     }
 
     // ---------------------------------------------------------------- views
@@ -408,7 +438,7 @@ contract Adjudicator {
     }
 
     function locksRootOf(Lock[] calldata locks) external pure returns (bytes32) {
-        return locks.length == 0 ? bytes32(0) : keccak256(abi.encode(locks));
+        return _locksRoot(locks);
     }
 
     function getChannel(bytes32 channelId) external view returns (ChannelView memory v) {
@@ -448,6 +478,9 @@ contract Adjudicator {
     {
         if (b == address(0)) revert ZeroCounterparty();
         if (a == b) revert SameParticipants();
+        if (challengePeriod < MIN_CHALLENGE_PERIOD || challengePeriod > MAX_CHALLENGE_PERIOD) {
+            revert ChallengePeriodOutOfRange(challengePeriod);
+        }
         channelId = keccak256(abi.encode(block.chainid, address(this), a, b, token, uint256(challengePeriod), salt));
         Channel storage ch = channels[channelId];
         if (ch.status != Status.None) revert ChannelExists();
@@ -518,8 +551,25 @@ contract Adjudicator {
         if (paid > holdings || (s.locksRoot == bytes32(0) && paid != holdings)) revert Unbalanced();
     }
 
-    function _register(Channel storage ch, State calldata s) private {
+    /// `keccak256(abi.encode(locks))`, zero for none (what states commit to as `locksRoot`).
+    function _locksRoot(Lock[] calldata locks) private pure returns (bytes32) {
+        return locks.length == 0 ? bytes32(0) : keccak256(abi.encode(locks));
+    }
+
+    /// Records `s` as the state to settle. `locks` must be the list `s` commits to, and its
+    /// payouts plus the locked amounts must equal the channel's holdings, so that `settle` can
+    /// always pay it out.
+    function _register(Channel storage ch, State calldata s, Lock[] calldata locks) private {
         (uint256 payA, uint256 payB) = _payouts(ch, s);
+        if (_locksRoot(locks) != s.locksRoot) revert LocksMismatch();
+        uint256 holdings = _holdings(ch);
+        uint256 total = payA + payB;
+        for (uint256 i = 0; i < locks.length; ++i) {
+            uint256 amount = locks[i].amount;
+            if (amount > holdings - total) revert LocksUnbalanced();
+            total += amount;
+        }
+        if (total != holdings) revert LocksUnbalanced();
         // Holdings are capped at 2^128 - 1 on deposit, and payouts never exceed holdings.
         ch.payoutA = uint128(payA);
         ch.payoutB = uint128(payB);
@@ -575,23 +625,48 @@ contract Adjudicator {
         if (IERC20Like(token).balanceOf(address(this)) - before != amount) revert TransferFailed();
     }
 
-    /// Sends `amount` to `to`. A native-coin payment the recipient refuses is kept in `owed`
-    /// instead of blocking the other side's payout; an ERC-20 transfer must succeed.
+    /// Pays `amount` to `to`. A payout that fails (the payee refuses the native coin, the token
+    /// refuses the transfer, or either exhausts its gas allowance) is kept in `owed` instead of
+    /// blocking the other side's payout.
     function _pay(address token, address to, uint256 amount) private {
         if (amount == 0) return;
-        if (token == address(0)) {
-            (bool ok,) = to.call{value: amount}("");
-            if (!ok) {
-                owed[to] += amount;
-                emit PaymentDeferred(to, amount);
-            }
-        } else {
-            _call(token, abi.encodeWithSelector(0xa9059cbb, to, amount));
-        }
+        if (_send(token, to, amount)) return;
+        owed[token][to] += amount;
+        emit PaymentDeferred(token, to, amount);
     }
 
-    /// ERC-20 call that accepts tokens returning nothing (USDT-style) or `true`. A token's own
-    /// revert reason is passed on.
+    /// One delivery attempt with bounded gas that copies no return data: a plain call with
+    /// value for the native coin; for an ERC-20, `transfer` whose return data is read up to 32
+    /// bytes (none, as USDT, or `true` is success). Reverts `PayoutStarved` if the attempt failed
+    /// because the caller left too little gas to forward the whole allowance (EIP-150 keeps
+    /// 1/64 back), so that a relayer cannot make a payout fail on purpose.
+    function _send(address token, address to, uint256 amount) private returns (bool ok) {
+        uint256 allowance;
+        if (token == address(0)) {
+            allowance = PAYOUT_GAS;
+            assembly ("memory-safe") {
+                ok := call(PAYOUT_GAS, to, amount, 0, 0, 0, 0)
+            }
+        } else {
+            allowance = TOKEN_PAYOUT_GAS;
+            bytes memory data = abi.encodeWithSelector(0xa9059cbb, to, amount);
+            assembly ("memory-safe") {
+                ok := call(TOKEN_PAYOUT_GAS, token, 0, add(data, 32), mload(data), 0, 0)
+                if and(ok, iszero(iszero(returndatasize()))) {
+                    switch lt(returndatasize(), 32)
+                    case 1 { ok := 0 }
+                    default {
+                        returndatacopy(0, 0, 32)
+                        ok := eq(mload(0), 1)
+                    }
+                }
+            }
+        }
+        if (!ok && gasleft() < allowance / 63) revert PayoutStarved();
+    }
+
+    /// ERC-20 `transferFrom` (deposits) that accepts tokens returning nothing (USDT-style) or
+    /// `true`. A token's own revert reason is passed on.
     function _call(address token, bytes memory data) private {
         (bool ok, bytes memory ret) = token.call(data);
         if (!ok && ret.length != 0) {

@@ -16,6 +16,7 @@ sol! {
     function depositFor(bytes32 channelId, address participant, uint256 amount) external payable;
     function approve(address spender, uint256 amount) external returns (bool);
     function balanceOf(address who) external view returns (uint256);
+    function closeWithoutState(bytes32 channelId) external;
 
     event Opened(bytes32 indexed channelId, address indexed a, address indexed b, address token, uint256 amount, uint64 challengePeriod, bytes32 salt);
     event Deposited(bytes32 indexed channelId, address indexed by, uint256 amount, uint256 totalDeposit);
@@ -49,6 +50,15 @@ pub fn deposit_for(channel_id: B256, participant: Address, amount: u128) -> Vec<
     .abi_encode()
 }
 
+/// `closeWithoutState(channelId)`: starts the challenge period on the nonce-0 state (each side
+/// gets its deposit back), for a funded channel the hub never agreed a state on.
+pub fn close_without_state(channel_id: B256) -> Vec<u8> {
+    closeWithoutStateCall {
+        channelId: channel_id,
+    }
+    .abi_encode()
+}
+
 /// ERC-20 `approve(spender, amount)`.
 pub fn approve(spender: Address, amount: u128) -> Vec<u8> {
     approveCall {
@@ -72,7 +82,8 @@ pub enum StateCall {
     Challenge,
 }
 
-/// One of the calls that carry a state signed by both participants (`[A, B]`).
+/// One of the calls that carry a state signed by both participants (`[A, B]`);
+/// `closeUnilateral` and `challenge` also carry the state's HTLCs as its lock list.
 pub fn state_call(
     call: StateCall,
     params: &ChannelParams,
@@ -99,12 +110,14 @@ pub fn state_call(
             s,
             sigA: sig_a,
             sigB: sig_b,
+            locks: state.locks(),
         }
         .abi_encode(),
         StateCall::Challenge => eip712::challengeCall {
             s,
             sigA: sig_a,
             sigB: sig_b,
+            locks: state.locks(),
         }
         .abi_encode(),
     }
@@ -293,6 +306,15 @@ mod tests {
         assert_eq!(
             state_call(StateCall::Withdraw, &p, &state, &[sig, sig])[..4],
             sel(&format!("withdraw({st},bytes,bytes)"))
+        );
+        let lk = "(uint64,bool,uint256,bytes32,uint64)[]";
+        assert_eq!(
+            state_call(StateCall::CloseUnilateral, &p, &state, &[sig, sig])[..4],
+            sel(&format!("closeUnilateral({st},bytes,bytes,{lk})"))
+        );
+        assert_eq!(
+            state_call(StateCall::Challenge, &p, &state, &[sig, sig])[..4],
+            sel(&format!("challenge({st},bytes,bytes,{lk})"))
         );
         assert_eq!(
             settle(&p, &state)[..4],

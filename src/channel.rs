@@ -27,9 +27,13 @@ use crate::ledger::{Ledger, LedgerChange, Payment};
 use crate::op::{apply, Context, Op, Policy};
 use crate::serde_util::amount_pair;
 use crate::signer::{KeyCache, Signature, Signer};
-use crate::state::{ChannelParams, ChannelState, Htlc, Side};
+use crate::state::{ChannelParams, ChannelState, Htlc, Side, MAX_NONCE, MAX_NONCE_STEP};
 use crate::wire::{Accept, Message, Propose, Reestablish, Reject, RejectReason};
 use crate::Amount;
+
+/// Most ops a channel queues behind its proposal in flight: a driver that keeps proposing to
+/// a peer that does not answer gets [`Error::QueueFull`] instead of growing the queue.
+pub const MAX_QUEUED_OPS: usize = 1_024;
 
 /// Our outstanding proposal.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,7 +232,7 @@ impl Channel {
             .last_htlc_id(self.snap.me)
             .max(pending)
             .max(self.queued_htlc_id())
-            + 1
+            .saturating_add(1)
     }
 
     /// The highest HTLC id among our queued (not yet proposed) ops.
@@ -241,6 +245,13 @@ impl Channel {
             })
             .max()
             .unwrap_or(0)
+    }
+
+    /// Whether one of our queued (not yet proposed) ops adds an HTLC locked to `hash`.
+    pub fn queued_htlc(&self, hash: &B256) -> bool {
+        self.queue
+            .iter()
+            .any(|op| matches!(op, Op::AddHtlc { payment_hash, .. } if payment_hash == hash))
     }
 
     /// How much of `payment_id` our queued or pending ops are about to refund.
@@ -257,7 +268,7 @@ impl Channel {
                 } if id == payment_id => *amount,
                 _ => 0,
             })
-            .sum()
+            .fold(0, Amount::saturating_add)
     }
 
     pub fn failure(&self) -> Option<&Error> {
@@ -288,6 +299,11 @@ impl Channel {
             .as_ref()
             .map_or(&self.snap.latest, |p| &p.state);
         apply(&op, self.snap.me, base, &self.context(now))?;
+        if self.queue.len() >= MAX_QUEUED_OPS {
+            return Err(Error::QueueFull {
+                max: MAX_QUEUED_OPS,
+            });
+        }
         self.queue.push_back(op);
         self.try_propose(now);
         Ok(())
@@ -296,13 +312,13 @@ impl Channel {
     /// The driver wrote everything up to `seq`: release what waited for it.
     pub fn handle_persisted(&mut self, seq: u64) {
         self.durable_seq = self.durable_seq.max(seq);
-        while self
-            .held
-            .front()
-            .is_some_and(|(s, _)| *s <= self.durable_seq)
-        {
-            let (_, d) = self.held.pop_front().expect("front exists");
-            self.release(d);
+        while let Some((s, _)) = self.held.front() {
+            if *s > self.durable_seq {
+                break;
+            }
+            if let Some((_, d)) = self.held.pop_front() {
+                self.release(d);
+            }
         }
     }
 
@@ -343,6 +359,14 @@ impl Channel {
         }
     }
 
+    /// The driver found this channel unusable (an internal error): every later input is
+    /// refused with [`Error::Failed`]; the latest signed state stays available for a dispute.
+    pub fn quarantine(&mut self, reason: &str) {
+        if self.failed.is_none() {
+            self.failed = Some(Error::Failed(reason.into()));
+        }
+    }
+
     pub fn handle_timeout(&mut self, now: u64) {
         if self.failed.is_some() {
             return;
@@ -352,7 +376,7 @@ impl Channel {
             self.yield_until = None;
         }
         if let Some(sent) = self.sent_at {
-            if self.connected && now >= sent + rto {
+            if self.connected && now >= sent.saturating_add(rto) {
                 if let Some(p) = &self.snap.pending {
                     self.hold(Deferred::Propose(p.state.nonce));
                     self.sent_at = Some(now);
@@ -372,7 +396,7 @@ impl Channel {
         let retransmit = self
             .sent_at
             .filter(|_| self.connected)
-            .map(|t| t + self.snap.policy.retransmit_ms);
+            .map(|t| t.saturating_add(self.snap.policy.retransmit_ms));
         let expiry = self
             .snap
             .latest
@@ -426,6 +450,12 @@ impl Channel {
         if p.nonce <= latest_nonce {
             return self.on_old_proposal(&p);
         }
+        let max = self.nonce_ceiling();
+        if p.nonce > max {
+            // A nonce that leaves no room to continue, or a jump no honest peer makes.
+            self.reject(p.nonce, RejectReason::OutOfSync);
+            return Err(Error::NonceTooHigh { got: p.nonce, max });
+        }
         if p.base_nonce > latest_nonce {
             self.catch_up(p.base_nonce, p.base_sig)?;
         }
@@ -436,18 +466,9 @@ impl Channel {
                 agreed: self.snap.latest.nonce,
             });
         }
-        if self.snap.pending.is_some() {
-            if self.snap.me == Side::A {
-                self.reject(p.nonce, RejectReason::Conflict);
-                self.repropose_above(p.nonce, now);
-                return Ok(());
-            }
-            self.withdraw_pending(now);
-        }
-        if p.nonce <= self.snap.highest_signed {
-            self.reject(p.nonce, RejectReason::Conflict);
-            return Ok(());
-        }
+        // Validate and verify before anything else changes: a refused proposal (an invalid op,
+        // a bad signature) must leave the channel exactly as it was, our own pending
+        // proposal included.
         let peer = self.snap.me.other();
         let (mut next, change) = match apply(&p.op, peer, &self.snap.latest, &self.context(now)) {
             Ok(r) => r,
@@ -465,6 +486,18 @@ impl Channel {
             self.reject(p.nonce, RejectReason::BadSignature);
             return Err(e.into());
         }
+        if self.snap.pending.is_some() {
+            if self.snap.me == Side::A {
+                self.reject(p.nonce, RejectReason::Conflict);
+                self.repropose_above(p.nonce, now);
+                return Ok(());
+            }
+            self.withdraw_pending(now);
+        }
+        if p.nonce <= self.snap.highest_signed {
+            self.reject(p.nonce, RejectReason::Conflict);
+            return Ok(());
+        }
         self.yield_until = None;
         self.snap.highest_signed = p.nonce;
         let payment = self.commit(next, p.sig, p.op, peer, change);
@@ -477,13 +510,9 @@ impl Channel {
     /// A proposal at or below our agreed nonce: a duplicate (answer it again) or a replay.
     fn on_old_proposal(&mut self, p: &Propose) -> Result<(), Error> {
         let latest = &self.snap.latest;
-        let peer = self.snap.params.address(self.snap.me.other());
-        if p.nonce == latest.nonce
-            && Some(p.sig) == self.snap.latest_peer_sig
-            && p.sig
-                .verify_cached(&latest.digest(&self.snap.params), peer, &self.peer_key)
-                .is_ok()
-        {
+        // The very signature we verified when we agreed this state: answer it again without
+        // verifying anything (a flood of duplicates costs no signature check).
+        if p.nonce == latest.nonce && Some(p.sig) == self.snap.latest_peer_sig {
             self.hold(Deferred::Accept(p.nonce));
             return Ok(());
         }
@@ -551,7 +580,13 @@ impl Channel {
         };
         match r.reason {
             RejectReason::Conflict if self.snap.me == Side::A => {
-                self.repropose_above(r.highest_signed.max(r.nonce), now);
+                // An unsigned claim: bounded like a proposal's nonce.
+                let max = self.nonce_ceiling();
+                let floor = r.highest_signed.max(r.nonce);
+                if floor > max {
+                    return Err(Error::NonceTooHigh { got: floor, max });
+                }
+                self.repropose_above(floor, now);
             }
             RejectReason::Conflict => self.withdraw_pending(now),
             RejectReason::Invalid(
@@ -665,7 +700,13 @@ impl Channel {
         while let Some(op) = self.queue.pop_front() {
             match apply(&op, self.snap.me, &self.snap.latest, &self.context(now)) {
                 Ok((mut state, _)) => {
-                    let nonce = self.snap.highest_signed.max(self.snap.latest.nonce) + 1;
+                    let Some(nonce) =
+                        next_nonce(self.snap.highest_signed.max(self.snap.latest.nonce))
+                    else {
+                        self.queue.push_front(op);
+                        self.fail(Error::NoncesExhausted);
+                        return;
+                    };
                     state.nonce = nonce;
                     self.snap.highest_signed = nonce;
                     self.snap.pending = Some(Proposal { op, state });
@@ -690,7 +731,10 @@ impl Channel {
         if p.state.nonce > floor {
             return;
         }
-        let nonce = self.snap.highest_signed.max(floor) + 1;
+        let Some(nonce) = next_nonce(self.snap.highest_signed.max(floor)) else {
+            self.fail(Error::NoncesExhausted);
+            return;
+        };
         p.state.nonce = nonce;
         self.snap.highest_signed = nonce;
         self.persist(None);
@@ -703,7 +747,8 @@ impl Channel {
         if let Some(p) = self.snap.pending.take() {
             self.queue.push_front(p.op);
             self.sent_at = None;
-            self.yield_until = Some(now + 2 * self.snap.policy.retransmit_ms);
+            self.yield_until =
+                Some(now.saturating_add(self.snap.policy.retransmit_ms.saturating_mul(2)));
             self.persist(None);
         }
     }
@@ -769,6 +814,15 @@ impl Channel {
             });
             self.failed = Some(e);
         }
+    }
+
+    /// The highest nonce a peer's proposal (or conflict claim) may carry now.
+    fn nonce_ceiling(&self) -> u64 {
+        self.snap
+            .highest_signed
+            .max(self.snap.latest.nonce)
+            .saturating_add(MAX_NONCE_STEP)
+            .min(MAX_NONCE)
     }
 
     fn check_failed(&self) -> Result<(), Error> {
@@ -881,6 +935,11 @@ impl Channel {
     }
 }
 
+/// The nonce after `n`, if the channel has one left.
+fn next_nonce(n: u64) -> Option<u64> {
+    n.checked_add(1).filter(|n| *n <= MAX_NONCE)
+}
+
 /// The ledger effect of an op already validated on `base` (no time checks).
 fn ledger_change(op: &Op, by: Side, base: &ChannelState, ledger: &Ledger) -> LedgerChange {
     match *op {
@@ -896,7 +955,7 @@ fn ledger_change(op: &Op, by: Side, base: &ChannelState, ledger: &Ledger) -> Led
         Op::Refund { payment_id, amount } => match ledger.payment(&payment_id) {
             Some(p) => {
                 let mut p = p.clone();
-                p.refunded += amount;
+                p.refunded = p.refunded.saturating_add(amount);
                 LedgerChange::Payment(payment_id, p)
             }
             None => LedgerChange::None,

@@ -19,7 +19,7 @@ use crate::invoice::Invoice;
 use crate::ledger::Payment;
 use crate::op::{Op, Policy};
 use crate::router::RoutingPolicy;
-use crate::session::{answer_challenge, Frame, SyncState};
+use crate::session::{answer_challenge, Frame, HubTerms, SyncState};
 use crate::signer::{LocalSigner, Signer};
 use crate::state::{ChannelParams, Side};
 use crate::wire::{encode_frame, RejectReason};
@@ -34,6 +34,8 @@ pub struct HubInfo {
     pub adjudicator: Address,
     pub policy: Policy,
     pub routing: RoutingPolicy,
+    /// What the hub accepts in a new channel.
+    pub terms: HubTerms,
     /// Channels the hub holds with this client.
     pub channels: Vec<ChannelParams>,
 }
@@ -214,6 +216,19 @@ impl ClientCore {
                 "a wallet channel is between this key (A) and the hub (B)".into(),
             ));
         }
+        params.validate().map_err(Error::Refused)?;
+        if params.challenge_period < hub.terms.min_challenge_period {
+            return Err(Error::Refused(format!(
+                "the hub requires a challenge period of at least {} s",
+                hub.terms.min_challenge_period
+            )));
+        }
+        if !hub.terms.tokens.contains(&params.token) {
+            return Err(Error::Refused(format!(
+                "the hub does not serve token {}",
+                params.token
+            )));
+        }
         let id = params.channel_id();
         if !self.channels.contains_key(&id) {
             let ch = Channel::new(params, Side::A, self.signer.clone(), hub.policy.clone());
@@ -268,7 +283,11 @@ impl ClientCore {
                     chain_id,
                     adjudicator,
                     policy: known.as_ref().map(|h| h.policy.clone()).unwrap_or_default(),
-                    routing: known.map(|h| h.routing).unwrap_or_default(),
+                    routing: known
+                        .as_ref()
+                        .map(|h| h.routing.clone())
+                        .unwrap_or_default(),
+                    terms: known.map(|h| h.terms).unwrap_or_default(),
                     channels: vec![],
                 });
             }
@@ -276,10 +295,12 @@ impl ClientCore {
                 channels,
                 policy,
                 routing,
+                terms,
             } => {
                 let hub = self.hub.as_mut().ok_or(Error::NotConnected)?;
                 hub.policy = policy;
                 hub.routing = routing;
+                hub.terms = terms;
                 hub.channels = channels;
                 let info = hub.clone();
                 self.event(ClientEvent::Welcome(Box::new(info.clone())));
@@ -413,12 +434,36 @@ impl ClientCore {
                 "the invoice asks for another chain or token than this channel holds".into(),
             ));
         }
-        let amount = hub.routing.amount_to_send(req.amount);
+        // One payment per invoice: a hash this wallet already paid, or is paying, is refused
+        // before anything is signed (the caller reads the existing payment instead).
+        let hash = req.payment_hash;
+        if ch
+            .ledger()
+            .payment(&hash)
+            .is_some_and(|p| p.payer == ch.me())
+        {
+            return Err(Error::AlreadyPaid(hash));
+        }
+        let in_flight = ch
+            .latest()
+            .htlcs
+            .iter()
+            .any(|h| h.payment_hash == hash && h.from == ch.me())
+            || ch.queued_htlc(&hash)
+            || ch.pending().is_some_and(
+                |p| matches!(p.op, Op::AddHtlc { payment_hash, .. } if payment_hash == hash),
+            );
+        if in_flight {
+            return Err(Error::PaymentInFlight(hash));
+        }
+        let amount = hub.routing.amount_to_send(req.amount).ok_or_else(|| {
+            Error::Invoice("the amount with the hub's fee does not fit an amount".into())
+        })?;
         // Long enough for the hub's forward to meet the merchant's minimum, plus a margin.
-        let expiry = now / 1_000
-            + hub.policy.min_htlc_expiry_delta
-            + hub.routing.expiry_delta
-            + hub.policy.chain_margin;
+        let expiry = (now / 1_000)
+            .saturating_add(hub.policy.min_htlc_expiry_delta)
+            .saturating_add(hub.routing.expiry_delta)
+            .saturating_add(hub.policy.chain_margin);
         let htlc_id = ch.next_htlc_id();
         let op = Op::AddHtlc {
             id: htlc_id,
@@ -430,7 +475,7 @@ impl ClientCore {
         Ok(PaymentStarted {
             payment_hash: req.payment_hash,
             amount,
-            fee: amount - req.amount,
+            fee: amount.saturating_sub(req.amount),
             expiry,
             htlc_id,
         })

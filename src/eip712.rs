@@ -38,8 +38,8 @@ sol! {
     // so they are declared in the same `sol!`); `crate::abi` encodes them.
     function withdraw(State s, bytes sigA, bytes sigB) external;
     function closeCooperative(State s, bytes sigA, bytes sigB) external;
-    function closeUnilateral(State s, bytes sigA, bytes sigB) external;
-    function challenge(State s, bytes sigA, bytes sigB) external;
+    function closeUnilateral(State s, bytes sigA, bytes sigB, Lock[] locks) external;
+    function challenge(State s, bytes sigA, bytes sigB, Lock[] locks) external;
     function settle(bytes32 channelId, Lock[] locks) external;
 }
 

@@ -62,6 +62,8 @@ pub enum UpdateError {
     HtlcNotExpired { expiry: u64 },
     #[error("HTLC expiry {expiry} is before the earliest safe expiry {earliest}")]
     ExpiryTooSoon { expiry: u64, earliest: u64 },
+    #[error("HTLC expiry {expiry} is after the latest accepted expiry {latest}")]
+    ExpiryTooLate { expiry: u64, latest: u64 },
     #[error("only the receiver of an HTLC can settle or fail it")]
     NotHtlcReceiver,
     #[error("only the sender of an HTLC can expire it")]
@@ -82,6 +84,8 @@ pub enum UpdateError {
     },
     #[error("cannot close with pending HTLCs")]
     HtlcsPending,
+    #[error("the channel is not funded on chain yet")]
+    NotFunded,
     #[error("channel is closed by a final state")]
     ChannelFinal,
     #[error("arithmetic overflow")]
@@ -103,6 +107,12 @@ pub enum Error {
     StaleNonce { got: u64, current: u64 },
     #[error("nonce {got} must be above {min}")]
     NonceTooLow { got: u64, min: u64 },
+    #[error("nonce {got} is beyond {max}, the highest this channel accepts now")]
+    NonceTooHigh { got: u64, max: u64 },
+    #[error("the channel has used up its nonces and must be closed on chain")]
+    NoncesExhausted,
+    #[error("{max} ops are already queued on this channel")]
+    QueueFull { max: usize },
     #[error("proposal builds on nonce {got}, but the agreed state is {agreed}")]
     BaseMismatch { got: u64, agreed: u64 },
     #[error("message replays an earlier one with different content")]
@@ -125,6 +135,12 @@ pub enum Error {
     NotConnected,
     #[error("invoice: {0}")]
     Invoice(String),
+    #[error("payment {0} was already made from this channel")]
+    AlreadyPaid(B256),
+    #[error("payment {0} is already in flight on this channel")]
+    PaymentInFlight(B256),
+    #[error("the hub would refuse this channel: {0}")]
+    Refused(String),
 }
 
 impl Error {
@@ -133,7 +149,10 @@ impl Error {
     pub fn requires_chain(&self) -> bool {
         matches!(
             self,
-            Error::Equivocation { .. } | Error::Desync(_) | Error::Failed(_)
+            Error::Equivocation { .. }
+                | Error::Desync(_)
+                | Error::Failed(_)
+                | Error::NoncesExhausted
         )
     }
 
@@ -145,6 +164,9 @@ impl Error {
             Error::UnknownChannel(_) => "UNKNOWN_CHANNEL",
             Error::StaleNonce { .. } => "STALE_NONCE",
             Error::NonceTooLow { .. } => "NONCE_TOO_LOW",
+            Error::NonceTooHigh { .. } => "NONCE_TOO_HIGH",
+            Error::NoncesExhausted => "NONCES_EXHAUSTED",
+            Error::QueueFull { .. } => "QUEUE_FULL",
             Error::BaseMismatch { .. } => "BASE_MISMATCH",
             Error::Replay => "REPLAY",
             Error::Equivocation { .. } => "EQUIVOCATION",
@@ -156,6 +178,9 @@ impl Error {
             Error::Busy => "BUSY",
             Error::NotConnected => "NOT_CONNECTED",
             Error::Invoice(_) => "INVALID_INVOICE",
+            Error::AlreadyPaid(_) => "ALREADY_PAID",
+            Error::PaymentInFlight(_) => "PAYMENT_IN_FLIGHT",
+            Error::Refused(_) => "BAD_CHANNEL",
         }
     }
 }

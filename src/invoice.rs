@@ -20,9 +20,15 @@ pub const HRP: &str = "l2pay";
 /// Version byte inside the encoded invoice.
 pub const INVOICE_VERSION: u8 = 1;
 pub const MAX_HUB_URL: usize = 256;
-pub const MAX_DESCRIPTION: usize = 640;
-/// Longest invoice string accepted.
-pub const MAX_INVOICE_CHARS: usize = 2_048;
+/// Longest description. With every other field at its maximum (a 256-byte hub URL, the
+/// largest amount, chain id and expiry) the invoice still fits one bech32m string
+/// ([`MAX_INVOICE_CHARS`]); `tests/invoice.rs` checks that worst case.
+pub const MAX_DESCRIPTION: usize = 160;
+/// Longest invoice string: bech32m's checksum covers at most 1,023 characters.
+pub const MAX_INVOICE_CHARS: usize = 1_023;
+/// Longest encoded invoice body that fits [`MAX_INVOICE_CHARS`]: the prefix, the separator and
+/// the 6-character checksum leave 1,011 characters of 5 bits each.
+const MAX_BODY: usize = (MAX_INVOICE_CHARS - HRP.len() - 1 - 6) * 5 / 8;
 
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum InvoiceError {
@@ -40,6 +46,8 @@ pub enum InvoiceError {
     Signature(#[from] SignatureError),
     #[error("invoice expired at {0}")]
     Expired(u64),
+    #[error("invoice encodes to {0} bytes; at most {MAX_BODY} fit an invoice string")]
+    BodyTooLong(usize),
 }
 
 /// What the merchant asks for.
@@ -110,7 +118,8 @@ impl InvoiceRequest {
         eip712::signing_hash(&typed, &eip712::invoice_domain(self.chain_id))
     }
 
-    /// Signs the request with the merchant's key (which must be `self.merchant`).
+    /// Signs the request with the merchant's key (which must be `self.merchant`). A request
+    /// that would not fit an invoice string is refused here, so a signed invoice encodes.
     pub fn sign(self, merchant: &dyn Signer) -> Result<Invoice, InvoiceError> {
         self.validate()?;
         if merchant.address() != self.merchant {
@@ -121,24 +130,36 @@ impl InvoiceRequest {
             .into());
         }
         let signature = merchant.sign_digest(&self.digest());
-        Ok(Invoice {
+        let invoice = Invoice {
             request: self,
             signature,
-        })
+        };
+        invoice.body()?;
+        Ok(invoice)
     }
 }
 
 impl Invoice {
-    /// The copy-pastable string form: `l2pay1…` (bech32m).
-    pub fn encode(&self) -> String {
+    /// The copy-pastable string form: `l2pay1…` (bech32m). Fails only for an invoice built by
+    /// hand whose fields exceed the limits (a signed or decoded one always encodes).
+    pub fn encode(&self) -> Result<String, InvoiceError> {
+        let body = self.body()?;
+        let hrp = Hrp::parse(HRP).map_err(|e| InvoiceError::Encoding(e.to_string()))?;
+        bech32::encode::<Bech32m>(hrp, &body).map_err(|e| InvoiceError::Encoding(e.to_string()))
+    }
+
+    fn body(&self) -> Result<Vec<u8>, InvoiceError> {
+        self.request.validate()?;
         let body = postcard::to_stdvec(&Encoded {
             version: INVOICE_VERSION,
             request: self.request.clone(),
             signature: self.signature,
         })
-        .expect("invoices always serialise");
-        let hrp = Hrp::parse(HRP).expect("valid human-readable part");
-        bech32::encode::<Bech32m>(hrp, &body).expect("validated invoices fit the length limit")
+        .map_err(|e| InvoiceError::Encoding(e.to_string()))?;
+        if body.len() > MAX_BODY {
+            return Err(InvoiceError::BodyTooLong(body.len()));
+        }
+        Ok(body)
     }
 
     /// Parses and verifies an invoice string: checksum, version, field limits and the
@@ -149,7 +170,9 @@ impl Invoice {
         }
         let checked = CheckedHrpstring::new::<Bech32m>(s.trim())
             .map_err(|e| InvoiceError::Encoding(e.to_string()))?;
-        if checked.hrp().as_str() != HRP {
+        // bech32 is case-insensitive (QR codes carry invoices upper-case); mixed case is
+        // refused by the parser.
+        if checked.hrp().to_lowercase() != HRP {
             return Err(InvoiceError::Encoding(format!(
                 "prefix {} is not {HRP}",
                 checked.hrp()

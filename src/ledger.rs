@@ -26,7 +26,7 @@ pub struct Payment {
 
 impl Payment {
     pub fn refundable(&self) -> Amount {
-        self.amount - self.refunded
+        self.amount.saturating_sub(self.refunded)
     }
 }
 

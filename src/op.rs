@@ -61,6 +61,10 @@ pub struct Policy {
     /// An HTLC must expire at least this many seconds after it is added, so that a party can
     /// always get a dispute through the challenge period before the HTLC expires.
     pub min_htlc_expiry_delta: u64,
+    /// An HTLC must expire at most this many seconds after it is added, so that nobody can
+    /// lock the receiver's HTLC slots (and the sender's funds) for longer.
+    #[serde(default = "default_max_htlc_expiry_delta")]
+    pub max_htlc_expiry_delta: u64,
     /// Most HTLCs pending at once (bounds the on-chain lock list).
     pub max_htlcs: usize,
     /// Resend an unanswered proposal after this many milliseconds.
@@ -70,10 +74,19 @@ pub struct Policy {
     pub chain_margin: u64,
 }
 
+/// One day: far longer than any route needs (a hop takes `min_htlc_expiry_delta` plus a hub's
+/// `expiry_delta`), short enough that a stuck HTLC frees its slot the same day.
+pub const DEFAULT_MAX_HTLC_EXPIRY_DELTA: u64 = 86_400;
+
+fn default_max_htlc_expiry_delta() -> u64 {
+    DEFAULT_MAX_HTLC_EXPIRY_DELTA
+}
+
 impl Default for Policy {
     fn default() -> Self {
         Policy {
             min_htlc_expiry_delta: 600,
+            max_htlc_expiry_delta: DEFAULT_MAX_HTLC_EXPIRY_DELTA,
             max_htlcs: 64,
             retransmit_ms: 1_000,
             chain_margin: 300,
@@ -172,7 +185,10 @@ pub fn apply(
             debit(&mut next, by, amount)?;
             credit(&mut next, by.other(), amount)?;
             let mut record = paid.clone();
-            record.refunded += amount;
+            record.refunded = record
+                .refunded
+                .checked_add(amount)
+                .ok_or(UpdateError::Overflow)?;
             LedgerChange::Payment(payment_id, record)
         }
         Op::AddHtlc {
@@ -190,9 +206,14 @@ pub fn apply(
                     max: ctx.policy.max_htlcs,
                 });
             }
-            let earliest = ctx.now_ms.div_ceil(1_000) + ctx.policy.min_htlc_expiry_delta;
+            let now = ctx.now_ms.div_ceil(1_000);
+            let earliest = now.saturating_add(ctx.policy.min_htlc_expiry_delta);
             if expiry < earliest {
                 return Err(UpdateError::ExpiryTooSoon { expiry, earliest });
+            }
+            let latest = now.saturating_add(ctx.policy.max_htlc_expiry_delta);
+            if expiry > latest {
+                return Err(UpdateError::ExpiryTooLate { expiry, latest });
             }
             debit(&mut next, by, amount)?;
             let htlc = Htlc {

@@ -15,6 +15,17 @@ use crate::state::{ChannelParams, ChannelState};
 use crate::wire::Message;
 use crate::Amount;
 
+/// What a hub accepts in a channel it is asked to register: a wallet checks its channel
+/// against these before any money goes on chain.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HubTerms {
+    /// The shortest challenge period the hub accepts, in seconds.
+    pub min_challenge_period: u64,
+    /// The tokens it serves (the zero address: the chain's native coin).
+    pub tokens: Vec<Address>,
+}
+
 /// Everything that travels over a client–hub connection.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
@@ -34,6 +45,7 @@ pub enum Frame {
         channels: Vec<ChannelParams>,
         policy: Policy,
         routing: RoutingPolicy,
+        terms: HubTerms,
     },
     /// Client → hub: track this channel (opened on chain, the hub is participant B).
     Register { params: ChannelParams },

@@ -9,6 +9,18 @@ use crate::error::UpdateError;
 use crate::serde_util::{amount, amount_pair};
 use crate::Amount;
 
+/// Highest nonce a state may carry: 2^48 updates outlast any channel (nine years at a million
+/// updates a second), and the gap to `u64::MAX` keeps every nonce computation exact.
+pub const MAX_NONCE: u64 = 1 << 48;
+/// How far a peer's proposal (or its claim of what it signed) may jump above the highest nonce
+/// we know. Honest conflict resolution moves two above; anything far beyond is refused, so a
+/// peer cannot exhaust the nonce range in a few messages.
+pub const MAX_NONCE_STEP: u64 = 1 << 16;
+/// Bounds of a channel's challenge period in seconds, as `contracts/Adjudicator.sol` enforces
+/// them at open: long enough to answer a stale close, short enough that every exit ends.
+pub const MIN_CHALLENGE_PERIOD: u64 = 60;
+pub const MAX_CHALLENGE_PERIOD: u64 = 30 * 86_400;
+
 /// Which participant: `A` opened the channel on chain, `B` is the counterparty.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Side {
@@ -64,6 +76,23 @@ impl ChannelParams {
 
     pub fn domain(&self) -> Eip712Domain {
         eip712::domain(self.chain_id, self.adjudicator)
+    }
+
+    /// Refuses parameters the adjudicator would refuse (or that make no channel): a challenge
+    /// period outside [`MIN_CHALLENGE_PERIOD`]..=[`MAX_CHALLENGE_PERIOD`], a zero or repeated
+    /// participant.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(MIN_CHALLENGE_PERIOD..=MAX_CHALLENGE_PERIOD).contains(&self.challenge_period) {
+            return Err(format!(
+                "challenge period must be between {MIN_CHALLENGE_PERIOD} and \
+                 {MAX_CHALLENGE_PERIOD} seconds"
+            ));
+        }
+        let [a, b] = self.participants;
+        if a == Address::ZERO || b == Address::ZERO || a == b {
+            return Err("participants must be two distinct non-zero addresses".into());
+        }
+        Ok(())
     }
 
     pub fn side_of(&self, who: Address) -> Option<Side> {
@@ -140,8 +169,11 @@ impl ChannelState {
         }
     }
 
+    /// The value locked in HTLCs (exact for any state that holds the invariant).
     pub fn locked(&self) -> Amount {
-        self.htlcs.iter().map(|h| h.amount).sum()
+        self.htlcs
+            .iter()
+            .fold(0, |acc: Amount, h| acc.saturating_add(h.amount))
     }
 
     pub fn htlc(&self, from: Side, id: u64) -> Option<&Htlc> {

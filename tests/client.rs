@@ -10,7 +10,7 @@ use l2pay::client::{ClientCore, ClientEvent, ClientOutput};
 use l2pay::invoice::InvoiceRequest;
 use l2pay::op::{payment_hash, Policy};
 use l2pay::router::RoutingPolicy;
-use l2pay::session::{verify_auth, Frame, SyncState};
+use l2pay::session::{verify_auth, Frame, HubTerms, SyncState};
 use l2pay::signer::Signer;
 use l2pay::wire::{decode_frame, encode_frame};
 use l2pay::Side;
@@ -56,6 +56,10 @@ fn welcomed(resync: bool) -> ClientCore {
         channels: vec![p],
         policy: Policy::default(),
         routing: RoutingPolicy::default(),
+        terms: HubTerms {
+            min_challenge_period: 60,
+            tokens: vec![Address::ZERO],
+        },
     };
     let out = feed(&mut core, &welcome).unwrap();
     let frames = sent(&out);
@@ -201,6 +205,34 @@ fn payment_errors_leave_the_channel_unchanged() {
         core.channel(&id).unwrap().pending().is_some() || !core.channel(&id).unwrap().is_idle()
     );
     assert_eq!(core.channel(&id).unwrap().me(), Side::A);
+
+    // The same invoice again while its HTLC is in flight: refused, nothing more is sent.
+    let before = core.channel(&id).unwrap().snapshot().clone();
+    while core.poll_output().is_some() {}
+    let err = core
+        .pay(id, &invoice(70, later, Address::ZERO), T0)
+        .unwrap_err();
+    assert_eq!(err.code(), "PAYMENT_IN_FLIGHT", "{err}");
+    assert_eq!(core.channel(&id).unwrap().snapshot(), &before);
+    assert!(core.poll_output().is_none(), "nothing to send or store");
+}
+
+#[test]
+fn an_invoice_this_wallet_already_paid_is_not_paid_again() {
+    let mut core = welcomed(true);
+    let good = hub_sync();
+    let id = good.params.channel_id();
+    feed(&mut core, &Frame::SyncState(Box::new(good))).unwrap();
+    while core.poll_output().is_some() {}
+    let before = core.channel(&id).unwrap().snapshot().clone();
+    // `hub_sync`'s channel paid 30 under payment id 0x08…08: an invoice with that hash is paid.
+    let mut inv = invoice(30, T0 / 1_000 + 3_600, Address::ZERO).request;
+    inv.payment_hash = B256::repeat_byte(8);
+    let inv = inv.sign(signer(9).as_ref()).unwrap();
+    let err = core.pay(id, &inv, T0).unwrap_err();
+    assert_eq!(err.code(), "ALREADY_PAID", "{err}");
+    assert_eq!(core.channel(&id).unwrap().snapshot(), &before);
+    assert!(core.poll_output().is_none(), "nothing to send or store");
 }
 
 #[test]

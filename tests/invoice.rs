@@ -1,7 +1,9 @@
 //! Invoices: signed by the merchant, a checksummed string a shopper can copy, verified on parse.
 
 use alloy_primitives::{Address, B256};
-use l2pay::invoice::{Invoice, InvoiceError, InvoiceRequest, MAX_DESCRIPTION};
+use l2pay::invoice::{
+    Invoice, InvoiceError, InvoiceRequest, MAX_DESCRIPTION, MAX_HUB_URL, MAX_INVOICE_CHARS,
+};
 use l2pay::op::payment_hash;
 use l2pay::signer::{LocalSigner, Signer};
 
@@ -22,7 +24,7 @@ fn request(merchant: &LocalSigner) -> InvoiceRequest {
 fn round_trips_through_its_string_form() {
     let m = LocalSigner::from_bytes(&[9; 32]).unwrap();
     let inv = request(&m).sign(&m).unwrap();
-    let s = inv.encode();
+    let s = inv.encode().unwrap();
     assert!(s.starts_with("l2pay1"), "{s}");
     assert!(s.len() < 400, "compact enough to paste: {} chars", s.len());
     assert_eq!(Invoice::decode(&s).unwrap(), inv);
@@ -30,9 +32,20 @@ fn round_trips_through_its_string_form() {
 }
 
 #[test]
+fn upper_case_invoices_decode_and_mixed_case_is_refused() {
+    let m = LocalSigner::from_bytes(&[9; 32]).unwrap();
+    let inv = request(&m).sign(&m).unwrap();
+    let s = inv.encode().unwrap();
+    // As a QR code in alphanumeric mode carries it.
+    assert_eq!(Invoice::decode(&s.to_uppercase()).unwrap(), inv);
+    let mixed = format!("L{}", &s[1..]);
+    assert!(Invoice::decode(&mixed).is_err(), "mixed case is not bech32");
+}
+
+#[test]
 fn a_mistyped_character_is_caught_by_the_checksum() {
     let m = LocalSigner::from_bytes(&[9; 32]).unwrap();
-    let s = request(&m).sign(&m).unwrap().encode();
+    let s = request(&m).sign(&m).unwrap().encode().unwrap();
     for i in [10, s.len() / 2, s.len() - 1] {
         let mut chars: Vec<char> = s.chars().collect();
         chars[i] = if chars[i] == 'q' { 'p' } else { 'q' };
@@ -57,13 +70,13 @@ fn forged_or_tampered_invoices_are_refused() {
     let mut inv = request(&m).sign(&m).unwrap();
     inv.request.amount += 1;
     assert!(matches!(
-        Invoice::decode(&inv.encode()),
+        Invoice::decode(&inv.encode().unwrap()),
         Err(InvoiceError::Signature(_))
     ));
     let mut inv = request(&m).sign(&m).unwrap();
     inv.signature = thief.sign_digest(&inv.request.digest());
     assert!(matches!(
-        Invoice::decode(&inv.encode()),
+        Invoice::decode(&inv.encode().unwrap()),
         Err(InvoiceError::Signature(_))
     ));
 }
@@ -97,4 +110,33 @@ fn expiry_limits_and_garbage() {
     ] {
         assert!(Invoice::decode(junk).is_err(), "{junk:?}");
     }
+}
+
+#[test]
+fn the_largest_valid_invoice_fits_its_string_form() {
+    let m = LocalSigner::from_bytes(&[9; 32]).unwrap();
+    let mut big = request(&m);
+    big.chain_id = u64::MAX;
+    big.amount = u128::MAX;
+    big.expiry = u64::MAX;
+    big.hub_url = "h".repeat(MAX_HUB_URL);
+    // Multi-byte characters count by their UTF-8 bytes.
+    big.description = "€".repeat(MAX_DESCRIPTION / 3) + &"x".repeat(MAX_DESCRIPTION % 3);
+    assert_eq!(big.description.len(), MAX_DESCRIPTION);
+    let inv = big.sign(&m).unwrap();
+    let s = inv.encode().unwrap();
+    assert!(s.len() <= MAX_INVOICE_CHARS, "{} chars", s.len());
+    assert_eq!(Invoice::decode(&s).unwrap(), inv);
+}
+
+#[test]
+fn an_oversized_invoice_built_by_hand_is_an_error_not_a_panic() {
+    let m = LocalSigner::from_bytes(&[9; 32]).unwrap();
+    let mut inv = request(&m).sign(&m).unwrap();
+    // Past the field limit (the old limit of 640 bytes panicked in bech32 at ≥ 460).
+    inv.request.description = "x".repeat(640);
+    assert!(matches!(
+        inv.encode(),
+        Err(InvoiceError::FieldTooLong { .. })
+    ));
 }

@@ -15,7 +15,7 @@ use common::{params, signer, T0};
 use l2pay::channel::{Channel, ChannelSnapshot, Event, Output};
 use l2pay::ledger::Payment;
 use l2pay::op::{payment_hash, Op, Policy};
-use l2pay::router::{Router, RoutingPolicy};
+use l2pay::router::{Route, Router, RoutingPolicy};
 use l2pay::signer::{LocalSigner, Signer};
 use l2pay::state::Side;
 use l2pay::wire::Message;
@@ -210,7 +210,12 @@ impl Sim {
                 let hash = payment_hash(&preimage);
                 self.nodes[MERCHANT].invoices.insert(hash, preimage);
                 if let Some(r) = self.nodes[HUB].router.as_mut() {
-                    r.register(hash, self.ch2);
+                    let route = Route {
+                        channel: self.ch2,
+                        amount,
+                        expiry: u64::MAX,
+                    };
+                    assert_eq!(r.register(hash, route, now / 1_000), Ok(true));
                 }
                 self.routed.push(hash);
                 let id = self.nodes[CUSTOMER].channels.get(&self.ch1).map_or(0, |c| {

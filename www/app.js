@@ -123,6 +123,8 @@ export async function walletOptions() {
   const cfg = await config();
   return {
     name: WALLET_NAME,
+    // The demo makes a wallet on the first visit (a real shop would offer a restore first).
+    create: true,
     hubUrl: cfg.hubUrl,
     challengePeriod: cfg.challengePeriod,
     chain: { provider: httpProvider(cfg.rpcUrl, { account: cfg.fundingAccounts[0] }), token: cfg.token, pollMs: 100 },

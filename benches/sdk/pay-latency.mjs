@@ -96,6 +96,7 @@ try {
     const cfg = await (await fetch('/devnet.json')).json();
     window.wallet = await Wallet.open({
       name: 'bench',
+      create: true,
       hubUrl: cfg.hubUrl,
       challengePeriod: cfg.challengePeriod,
       chain: { provider: httpProvider(cfg.rpcUrl, { account: cfg.fundingAccounts[0] }), token: cfg.token, pollMs: 50 },

@@ -23,6 +23,18 @@ sol!(
     "../contracts/out/ReentrantToken.json"
 );
 
+sol!(
+    #[sol(rpc, all_derives)]
+    HostilePayee,
+    "../contracts/out/HostilePayee.json"
+);
+
+sol!(
+    #[sol(rpc, all_derives)]
+    HookToken,
+    "../contracts/out/HookToken.json"
+);
+
 sol! {
     /// The ERC-20 calls the client needs for any token.
     #[sol(rpc)]

@@ -4,9 +4,10 @@ use std::path::{Path, PathBuf};
 
 use alloy::eips::BlockNumberOrTag;
 use alloy::node_bindings::{Anvil, AnvilInstance};
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::providers::ext::AnvilApi;
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::types::anvil::{ReorgOptions, TransactionData};
 use alloy::signers::local::PrivateKeySigner;
 use l2pay::LocalSigner;
 
@@ -155,5 +156,49 @@ impl Devnet {
 
     pub async fn block_number(&self) -> Result<u64, ChainError> {
         Ok(self.provider.get_block_number().await?)
+    }
+
+    // ----- reorgs and the pool, for tests of watchers -----
+
+    /// Replaces the latest `depth` blocks with as many new ones (the chain keeps its height),
+    /// holding only `txs`: raw signed transactions, each with the index of the new block it
+    /// goes in (`anvil_reorg`). The replaced blocks' transactions are gone, not back in the pool.
+    pub async fn reorg(&self, depth: u64, txs: Vec<(Bytes, u64)>) -> Result<(), ChainError> {
+        let tx_block_pairs = txs
+            .into_iter()
+            .map(|(raw, block)| (TransactionData::Raw(raw), block))
+            .collect();
+        self.provider
+            .anvil_reorg(ReorgOptions {
+                depth,
+                tx_block_pairs,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// A snapshot of the chain to [`Self::revert`] to later (`evm_snapshot`).
+    pub async fn snapshot(&self) -> Result<U256, ChainError> {
+        Ok(self.provider.anvil_snapshot().await?)
+    }
+
+    /// Goes back to a snapshot: the blocks mined since are gone (`evm_revert`).
+    pub async fn revert(&self, snapshot: U256) -> Result<(), ChainError> {
+        if !self.provider.anvil_revert(snapshot).await? {
+            return Err(ChainError::Anvil(format!("no snapshot {snapshot}")));
+        }
+        Ok(())
+    }
+
+    /// Mines a block per transaction (the default) or only on [`Self::mine`].
+    pub async fn set_automine(&self, on: bool) -> Result<(), ChainError> {
+        self.provider.anvil_set_auto_mine(on).await?;
+        Ok(())
+    }
+
+    /// Removes a transaction from the pool, as a node that evicts it would.
+    pub async fn drop_transaction(&self, hash: B256) -> Result<(), ChainError> {
+        self.provider.anvil_drop_transaction(hash).await?;
+        Ok(())
     }
 }

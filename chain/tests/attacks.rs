@@ -12,8 +12,8 @@ use l2pay::{eip712, ChannelParams, ChannelState, Signature, Signer};
 use l2pay_chain::bindings::{Adjudicator, ReentrantToken};
 use l2pay_chain::convert::{sig_bytes, state_of};
 use l2pay_chain::{
-    deploy_adjudicator, deploy_reentrant_token, send, AdjudicatorClient, AdjudicatorErrors,
-    ChannelInfo,
+    deploy_adjudicator, deploy_reentrant_token, receipt_events, send, AdjudicatorClient,
+    AdjudicatorErrors, AdjudicatorEvent, ChannelInfo,
 };
 
 /// A native channel: Alice 10, Bob 5, challenge period 600 s.
@@ -159,7 +159,7 @@ async fn states_of_another_channel_contract_or_chain_are_rejected() {
     let mut relabelled = s.to_sol(other.channel_id());
     relabelled.channelId = id;
     assert_revert!(
-        w.eve.close_unilateral_raw(&relabelled, &sigs).await,
+        w.eve.close_unilateral_raw(&relabelled, &sigs, &[]).await,
         AdjudicatorErrors::WrongSigner(_)
     );
 
@@ -168,7 +168,7 @@ async fn states_of_another_channel_contract_or_chain_are_rejected() {
     let sol = s.to_sol(id);
     let sigs2 = w.sign_raw(&sol, w.net.chain_id(), adj2);
     assert_revert!(
-        w.eve.close_unilateral_raw(&sol, &sigs2).await,
+        w.eve.close_unilateral_raw(&sol, &sigs2, &[]).await,
         AdjudicatorErrors::WrongSigner(_)
     );
     // A channel of the other adjudicator does not exist here.
@@ -183,7 +183,7 @@ async fn states_of_another_channel_contract_or_chain_are_rejected() {
     // Signed for another chain id.
     let sigs3 = w.sign_raw(&sol, 1, w.adjudicator);
     assert_revert!(
-        w.eve.close_unilateral_raw(&sol, &sigs3).await,
+        w.eve.close_unilateral_raw(&sol, &sigs3, &[]).await,
         AdjudicatorErrors::WrongSigner(_)
     );
     let mut params3 = params.clone();
@@ -422,24 +422,38 @@ async fn reentrant_token_cannot_reenter() {
         unwrap(w.a.channel(params.channel_id()).await),
     );
 
-    // The payout re-enters `withdraw` with the same state; the guard trips and the whole
-    // withdrawal reverts.
+    // The payout re-enters `withdraw` with the same state; the guard trips, the token's
+    // transfer fails (undoing its own bookkeeping too), and Alice's payout is kept for her in
+    // `owed`: the withdrawal is recorded once, nothing is paid twice.
     unwrap(send(t.arm(w.adjudicator, replay.clone().into(), false)).await);
+    let r = unwrap(w.eve.withdraw(&params, &s, &sigs).await);
+    assert!(receipt_events(w.adjudicator, &r)
+        .iter()
+        .any(|e| matches!(e, AdjudicatorEvent::PaymentDeferred(d) if d.to == w.alice.address())));
+    assert_eq!(t.attacks().call().await.unwrap(), U256::ZERO);
+    assert_eq!(token_balances(&w, &t).await, bal0);
+    let ch1 = unwrap(w.a.channel(params.channel_id()).await);
+    assert_eq!((ch1.withdrawnA, ch1.withdrawNonce), (wei(2 * ETH), 1));
+    assert_eq!(ch1.depositA, ch0.depositA);
+    assert_eq!(
+        unwrap(w.a.owed(token, w.alice.address()).await),
+        wei(2 * ETH)
+    );
     assert_revert!(
         w.eve.withdraw(&params, &s, &sigs).await,
-        AdjudicatorErrors::Reentrancy(_)
+        AdjudicatorErrors::NonceTooLow(_)
     );
-    assert_eq!(
-        (
-            token_balances(&w, &t).await,
-            unwrap(w.a.channel(params.channel_id()).await)
-        ),
-        (bal0.clone(), ch0)
+    // Claiming re-enters the same way while the token is armed, and fails the same way.
+    assert_revert!(
+        w.a.claim_owed(token, w.alice.address()).await,
+        AdjudicatorErrors::TransferFailed(_)
     );
 
     // With the token swallowing the failure, the re-entry fails and the withdrawal is paid once.
+    let s2 = state(2, [7 * ETH, 5 * ETH], [10 * ETH, 5 * ETH], [3 * ETH, 0]);
+    let sigs2 = w.sign(&params, &s2);
     unwrap(send(t.arm(w.adjudicator, replay.into(), true)).await);
-    unwrap(w.eve.withdraw(&params, &s, &sigs).await);
+    unwrap(w.eve.withdraw(&params, &s2, &sigs2).await);
     assert_eq!(t.attacks().call().await.unwrap(), U256::from(1));
     assert!(!t.lastAttackSucceeded().call().await.unwrap());
     assert_eq!(
@@ -447,18 +461,24 @@ async fn reentrant_token_cannot_reenter() {
         Bytes::from(Adjudicator::Reentrancy {}.abi_encode())
     );
     let bal1 = token_balances(&w, &t).await;
-    assert_eq!(bal1[0], bal0[0] - wei(2 * ETH));
-    assert_eq!(bal1[1], bal0[1] + wei(2 * ETH));
+    assert_eq!(bal1[0], bal0[0] - wei(ETH));
+    assert_eq!(bal1[1], bal0[1] + wei(ETH));
     assert_eq!(
         unwrap(w.a.channel(params.channel_id()).await).withdrawnA,
-        wei(2 * ETH)
+        wei(3 * ETH)
     );
+    // Disarmed now, the kept payout is claimed.
+    unwrap(w.a.claim_owed(token, w.alice.address()).await);
+    assert_eq!(unwrap(w.a.owed(token, w.alice.address()).await), U256::ZERO);
+    let bal1 = token_balances(&w, &t).await;
+    assert_eq!(bal1[0], bal0[0] - wei(3 * ETH));
+    assert_eq!(bal1[1], bal0[1] + wei(3 * ETH));
 
     // The same token (no return value, like USDT) closes normally.
     let fin = ChannelState {
         is_final: true,
-        nonce: 2,
-        ..s.clone()
+        nonce: 3,
+        ..s2.clone()
     };
     let client = AdjudicatorClient::new(w.adjudicator, w.net.wallet(3));
     unwrap(

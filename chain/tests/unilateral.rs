@@ -271,10 +271,10 @@ async fn htlcs_pay_the_receiver_with_a_timely_preimage_else_the_sender() {
 #[tokio::test]
 async fn expired_htlc_without_preimage_returns_to_sender() {
     let w = World::new().await;
-    let params = w.params(Address::ZERO, 10, 6);
+    let params = w.params(Address::ZERO, 60, 6);
     let id = params.channel_id();
     unwrap(w.a.open(&params, 2 * ETH).await);
-    let expiry = w.net.now().await.unwrap() + 50;
+    let expiry = w.net.now().await.unwrap() + 200;
     let s = ChannelState {
         nonce: 2,
         balances: [ETH, 0],
@@ -287,13 +287,13 @@ async fn expired_htlc_without_preimage_returns_to_sender() {
         w.a.close_unilateral(&params, &s, &w.sign(&params, &s))
             .await,
     );
-    w.net.advance(11).await.unwrap();
+    w.net.advance(61).await.unwrap();
     unwrap(w.eve.settle(&params, &s).await);
     assert_revert!(
         w.eve.claim_htlc(id, 0, None).await,
         AdjudicatorErrors::Undetermined(_)
     );
-    w.net.advance(50).await.unwrap();
+    w.net.advance(200).await.unwrap();
     let a0 = w.eth(w.alice.address()).await;
     unwrap(w.eve.claim_htlc(id, 0, None).await);
     assert_eq!(w.eth(w.alice.address()).await, a0 + wei(ETH));
@@ -324,11 +324,14 @@ async fn refused_native_payout_is_kept_for_the_recipient() {
     );
     assert!(receipt_events(w.adjudicator, &r)
         .iter()
-        .any(|e| matches!(e, AdjudicatorEvent::PaymentDeferred(d) if d.to == bob && d.amount == U256::from(2 * ETH))));
+        .any(|e| matches!(e, AdjudicatorEvent::PaymentDeferred(d) if d.token == Address::ZERO && d.to == bob && d.amount == U256::from(2 * ETH))));
     assert_eq!(w.eth(alice).await, a0 + wei(2 * ETH));
     assert_eq!(w.eth(bob).await, b0);
     let c = w.b.contract();
-    assert_eq!(c.owed(bob).call().await.unwrap(), wei(2 * ETH));
+    assert_eq!(
+        c.owed(Address::ZERO, bob).call().await.unwrap(),
+        wei(2 * ETH)
+    );
 
     // Bob claims it later, to an address of his choice.
     w.net
@@ -336,11 +339,11 @@ async fn refused_native_payout_is_kept_for_the_recipient() {
         .anvil_set_code(bob, Bytes::new())
         .await
         .unwrap();
-    let r = unwrap(l2pay_chain::send(c.claimOwed(bob)).await);
+    let r = unwrap(l2pay_chain::send(c.claimOwed(Address::ZERO, bob)).await);
     assert_eq!(w.eth(bob).await, b0 + wei(2 * ETH) - fee(&r));
-    assert_eq!(c.owed(bob).call().await.unwrap(), U256::ZERO);
+    assert_eq!(c.owed(Address::ZERO, bob).call().await.unwrap(), U256::ZERO);
     assert_revert!(
-        l2pay_chain::send(c.claimOwed(bob)).await,
+        l2pay_chain::send(c.claimOwed(Address::ZERO, bob)).await,
         AdjudicatorErrors::NothingOwed(_)
     );
     assert_eq!(w.eth(w.adjudicator).await, U256::ZERO);
@@ -358,7 +361,7 @@ async fn erc20_unilateral_settle_and_htlc_claim_pay_exact_units() {
         unwrap(l2pay_chain::send(t.mint(who, wei(100_000_000))).await);
         unwrap(client.approve(token, u128::MAX).await);
     }
-    let params = w.params(token, 30, 8);
+    let params = w.params(token, 60, 8);
     let id = params.channel_id();
     unwrap(w.a.open(&params, 20_000_000).await);
     unwrap(w.b.deposit(&params, 1_000_000).await);
@@ -377,7 +380,7 @@ async fn erc20_unilateral_settle_and_htlc_claim_pay_exact_units() {
         w.b.close_unilateral(&params, &s, &w.sign(&params, &s))
             .await,
     );
-    w.net.advance(31).await.unwrap();
+    w.net.advance(61).await.unwrap();
     let a0 = t.balanceOf(alice).call().await.unwrap();
     let b0 = t.balanceOf(bob).call().await.unwrap();
     unwrap(w.eve.settle(&params, &s).await);
@@ -436,7 +439,7 @@ async fn deadline_is_the_last_second_to_challenge_and_settle_needs_the_next() {
     w.net.set_next_timestamp(dx).await.unwrap();
     unwrap(
         send(
-            c.challenge(st2, sig_bytes(&sig2[0]), sig_bytes(&sig2[1]))
+            c.challenge(st2, sig_bytes(&sig2[0]), sig_bytes(&sig2[1]), vec![])
                 .gas(gas),
         )
         .await,
@@ -445,7 +448,7 @@ async fn deadline_is_the_last_second_to_challenge_and_settle_needs_the_next() {
     let st3 = state_of(&x, &s3);
     w.net.set_next_timestamp(dx + 1).await.unwrap();
     let r = send(
-        c.challenge(st3, sig_bytes(&sig3[0]), sig_bytes(&sig3[1]))
+        c.challenge(st3, sig_bytes(&sig3[0]), sig_bytes(&sig3[1]), vec![])
             .gas(gas),
     )
     .await;

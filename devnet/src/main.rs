@@ -27,8 +27,8 @@ use web::{AppState, DevnetInfo};
 
 /// Challenge period the demo pages use for shoppers' channels (seconds).
 const SHOPPER_CHALLENGE_PERIOD: u64 = 120;
-/// Shortest challenge period the devnet hub accepts.
-const MIN_CHALLENGE_PERIOD: u64 = 30;
+/// Shortest challenge period the devnet hub accepts (the adjudicator's own minimum).
+const MIN_CHALLENGE_PERIOD: u64 = l2pay::state::MIN_CHALLENGE_PERIOD;
 /// Marks a data dir as the devnet's own, so that only such a dir is wiped at start.
 const MARKER: &str = ".l2pay-devnet";
 
@@ -228,6 +228,8 @@ async fn start(args: &Args) -> anyhow::Result<Running> {
     let hub_listen = format!("127.0.0.1:{}", args.hub_port);
     let poll_ms = "200";
     let min_challenge = MIN_CHALLENGE_PERIOD.to_string();
+    // tUSD, and the native coin for pages that open channels in it.
+    let tokens = format!("{},{}", deployment.token, alloy::primitives::Address::ZERO);
     let cfg = Config::try_parse_from([
         "l2pay-hub",
         "--listen",
@@ -250,6 +252,11 @@ async fn start(args: &Args) -> anyhow::Result<Running> {
         &min_challenge,
         "--poll-ms",
         poll_ms,
+        "--token",
+        &tokens,
+        // anvil mines a block per transaction and none otherwise: act at the head.
+        "--confirmations",
+        "0",
     ])
     .context("hub configuration")?;
     let hub = Hub::start(&cfg).await?;

@@ -25,6 +25,8 @@ use crate::chain::{token_balance, TOKEN_DECIMALS, TOKEN_SYMBOL};
 use crate::error::{parse_amount, ApiError};
 use crate::merchant::{InvoiceView, Merchant, PaymentView};
 
+/// Channels the merchant overview shows (the first page of the hub's list, by channel id).
+const OVERVIEW_CHANNELS: usize = 200;
 /// Default and largest invoice lifetime (seconds).
 const DEFAULT_TTL: u64 = 600;
 const MAX_TTL: u64 = 7 * 24 * 3_600;
@@ -231,11 +233,15 @@ async fn overview(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
         )
     };
     s.hub
-        .send(Command::Channels { reply })
+        .send(Command::Channels {
+            client: None,
+            after: None,
+            limit: OVERVIEW_CHANNELS,
+            reply,
+        })
         .await
         .map_err(|_| hub_down())?;
-    let mut channels = rx.await.map_err(|_| hub_down())?;
-    channels.sort_by_key(|c| c.channel_id);
+    let channels = rx.await.map_err(|_| hub_down())?;
     // The hub's own view (as its GET /api/channels), with addresses in checksummed form.
     let channels: Vec<Value> = channels
         .into_iter()

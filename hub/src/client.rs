@@ -200,12 +200,17 @@ impl HubClient {
         let inv = Invoice::decode(invoice).map_err(|e| ClientError::Invoice(e.to_string()))?;
         inv.check_expiry(now_ms())
             .map_err(|e| ClientError::Invoice(e.to_string()))?;
-        let amount = self.routing.amount_to_send(inv.request.amount);
+        let amount = self
+            .routing
+            .amount_to_send(inv.request.amount)
+            .ok_or_else(|| {
+                ClientError::Invoice("the amount with the hub's fee does not fit an amount".into())
+            })?;
         // Long enough for the hub's forward to meet the merchant's minimum, plus a margin.
-        let expiry = now_ms() / 1_000
-            + self.policy.min_htlc_expiry_delta
-            + self.routing.expiry_delta
-            + self.policy.chain_margin;
+        let expiry = (now_ms() / 1_000)
+            .saturating_add(self.policy.min_htlc_expiry_delta)
+            .saturating_add(self.routing.expiry_delta)
+            .saturating_add(self.policy.chain_margin);
         let hash = inv.request.payment_hash;
         self.ask(|reply| Cmd::Pay {
             channel_id,
@@ -247,15 +252,15 @@ impl HubClient {
             amount,
             token,
             payment_hash: hash,
-            expiry: now_ms() / 1_000 + ttl_secs,
+            expiry: (now_ms() / 1_000).saturating_add(ttl_secs),
             merchant: self.address(),
             hub_url: self.http.clone(),
             description: description.into(),
         };
         let s = req
             .sign(self.signer.as_ref())
-            .map_err(|e| ClientError::Invoice(e.to_string()))?
-            .encode();
+            .and_then(|inv| inv.encode())
+            .map_err(|e| ClientError::Invoice(e.to_string()))?;
         self.cmd
             .send(Cmd::Invoice(hash, preimage, amount))
             .await
@@ -715,15 +720,26 @@ impl Driver {
                 ..
             } => {
                 let ch = self.channels.get_mut(&id)?;
-                // Settle only what pays the invoice in full; anything else is given back.
+                // Settle only what pays an unpaid invoice in full; anything else (a second
+                // payment of a paid invoice, too little, an unknown hash) is given back at once.
+                let paid = ch.ledger().payment(payment_hash).is_some();
+                let fail = Op::FailHtlc { id: *hid };
                 let op = match self.invoices.get(payment_hash) {
-                    Some((preimage, due)) if amount >= due => Op::SettleHtlc {
+                    Some((preimage, due)) if amount >= due && !paid => Op::SettleHtlc {
                         id: *hid,
                         preimage: *preimage,
                     },
-                    _ => Op::FailHtlc { id: *hid },
+                    _ => fail.clone(),
                 };
-                let _ = ch.propose(op, now);
+                let settling = op != fail;
+                if let Err(e) = ch.propose(op, now) {
+                    tracing::warn!(channel = %id, htlc = hid, error = %e, "cannot settle; failing");
+                    if settling {
+                        if let Err(e) = ch.propose(fail, now) {
+                            tracing::warn!(channel = %id, htlc = hid, error = %e, "cannot fail");
+                        }
+                    }
+                }
                 touched = Some(id);
             }
             Event::Updated {

@@ -7,6 +7,7 @@
 //! or PostgreSQL persistence with group commit; [`watcher`] follows the chain.
 
 pub mod actor;
+pub mod admission;
 pub mod client;
 pub mod config;
 pub mod metrics;

@@ -31,11 +31,18 @@ pub struct Metrics {
     pub updates: Counter,
     pub htlcs_settled: Counter,
     pub rate_limited: Counter,
+    pub banned: Counter,
+    pub unfunded_channels: Counter,
+    /// Panics the actor caught (each failed one channel, not the hub).
+    pub panics: Counter,
+    /// Wall-clock milliseconds of the actor's and the watcher's last turn (`/health`).
+    pub actor_heartbeat: Counter,
+    pub watcher_heartbeat: Counter,
 }
 
 impl Metrics {
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, &str, &Counter); 8] = [
+        let rows: [(&str, &str, &str, &Counter); 11] = [
             (
                 "l2pay_hub_connections",
                 "gauge",
@@ -83,6 +90,24 @@ impl Metrics {
                 "counter",
                 "Connections closed for flooding",
                 &self.rate_limited,
+            ),
+            (
+                "l2pay_hub_banned_keys",
+                "gauge",
+                "Keys barred for misbehaviour",
+                &self.banned,
+            ),
+            (
+                "l2pay_hub_unfunded_channels",
+                "gauge",
+                "Registered channels the chain does not show funded (memory only)",
+                &self.unfunded_channels,
+            ),
+            (
+                "l2pay_hub_panics_total",
+                "counter",
+                "Panics caught in the actor (the channel concerned was failed)",
+                &self.panics,
             ),
         ];
         let mut out = String::new();

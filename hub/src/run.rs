@@ -20,16 +20,16 @@ use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use anyhow::Context;
 use l2pay::op::Policy;
-use l2pay::router::RoutingPolicy;
+use l2pay::router::{RouterLimits, RoutingPolicy};
 use l2pay::signer::{LocalSigner, Signer};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::actor::{Command, HubActor, HubSettings};
+use crate::actor::{Command, HubActor, HubLimits, HubSettings};
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::server::{serve, AppState};
+use crate::server::{serve, AppState, Front};
 use crate::store::{GroupCommit, Store};
 use crate::watcher::Watcher;
 
@@ -111,6 +111,7 @@ impl Hub {
             adjudicator: cfg.adjudicator,
             policy: Policy {
                 min_htlc_expiry_delta: cfg.min_htlc_expiry,
+                max_htlc_expiry_delta: cfg.max_htlc_expiry,
                 chain_margin: cfg.chain_margin,
                 ..Policy::default()
             },
@@ -121,7 +122,25 @@ impl Hub {
             },
             min_challenge_period: cfg.min_challenge_period,
             max_channels_per_client: cfg.max_channels_per_client,
+            tokens: cfg.tokens.clone(),
+            limits: HubLimits {
+                router: RouterLimits {
+                    max_inflight_per_channel: cfg.max_inflight_per_channel,
+                    ..RouterLimits::default()
+                },
+                max_unfunded_channels: cfg.max_unfunded_channels,
+                unfunded_ttl_ms: cfg.unfunded_ttl.saturating_mul(1_000),
+                max_invoices_per_channel: cfg.max_invoices_per_channel,
+                ..HubLimits::default()
+            },
         };
+        settings
+            .check()
+            .map_err(|e| anyhow::anyhow!("hub configuration: {e}"))?;
+        let front = cfg.front_limits();
+        front
+            .check()
+            .map_err(|e| anyhow::anyhow!("hub configuration: {e}"))?;
         tracing::info!(hub = %signer.address(), chain_id, channels = stored.len(), "starting");
         let actor = HubActor::new(
             settings,
@@ -136,9 +155,11 @@ impl Hub {
         let watcher = Watcher {
             provider,
             adjudicator: cfg.adjudicator,
+            hub: signer.address(),
             store: store.clone(),
             actor: tx.clone(),
             poll: Duration::from_millis(cfg.poll_ms),
+            confirmations: cfg.confirmations,
         };
         tasks.push(tokio::spawn(watcher.run()));
 
@@ -154,6 +175,8 @@ impl Hub {
             actor: tx.clone(),
             metrics,
             next_conn: Arc::new(AtomicU64::new(1)),
+            operator_token: cfg.operator_token.clone(),
+            front: Front::new(front),
         };
         Ok(Hub {
             address: signer.address(),
@@ -168,8 +191,8 @@ impl Hub {
         })
     }
 
-    /// Serves until `shutdown` completes (or the server fails), then stops the watcher and
-    /// the actor and closes the store. Writes already durable stay durable; anything not yet
+    /// Serves until `shutdown` completes, then closes the connections (WebSocket sessions
+    /// with 1001 going away), stops the watcher and the actor and closes the store. Writes already durable stay durable; anything not yet
     /// committed is what a crash would lose too, which the hub recovers from at start.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let Hub {
@@ -180,13 +203,11 @@ impl Hub {
             actor,
             ..
         } = self;
-        let result = tokio::select! {
-            r = serve(listener, state) => r.context("serving"),
-            _ = shutdown => {
-                tracing::info!("stopping");
-                Ok(())
-            }
+        let shutdown = async {
+            shutdown.await;
+            tracing::info!("stopping");
         };
+        serve(listener, state, shutdown).await;
         drop(actor);
         for t in &tasks {
             t.abort();
@@ -195,7 +216,7 @@ impl Hub {
             let _ = t.await;
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), store.close()).await;
-        result
+        Ok(())
     }
 }
 

@@ -197,6 +197,17 @@ async fn hub_closes_without_a_state_when_nothing_was_signed() {
             other => panic!("expected Registered, got {other:?}"),
         }
     }
+    // Until its watcher sees the deposit the hub refuses everything on the channel unchecked
+    // (NOT_FUNDED); the forged claim must reach the funded channel.
+    let mut funded = false;
+    for _ in 0..300 {
+        if common::evil::metric(&net, "l2pay_hub_unfunded_channels").await == 0.0 {
+            funded = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(funded, "the hub never saw the deposit");
     claim_an_impossible_state(&mut c, &signer, id, 3).await;
 
     expect_close_by_hub(&net, id, 0, [ETH, 0]).await;

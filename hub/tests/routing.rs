@@ -140,6 +140,7 @@ async fn unknown_invoice_fails_back_to_the_shopper(backend: Backend) {
         .sign(&s3)
         .unwrap()
         .encode()
+        .unwrap()
     };
     let err = shopper
         .pay_invoice(sp.channel_id(), &inv)

@@ -379,7 +379,8 @@ async fn upserts_replace(db: &TestDb) {
         .unwrap();
     assert_eq!(store.meta("k").await.unwrap().as_deref(), Some("4"));
 
-    // Invoices are insert-once: registering the same payment hash again changes nothing.
+    // An invoice write records the payment hash's owner (the actor decides who owns it: the
+    // first registration, or a later one once the owner's invoice expired): the last wins.
     let merchant = Address::repeat_byte(0x11);
     let first = invoice(1, merchant, 100);
     let again = InvoiceRecord {
@@ -391,8 +392,11 @@ async fn upserts_replace(db: &TestDb) {
         .write_batch(&[Write::Invoice(first.clone())])
         .await
         .unwrap();
-    store.write_batch(&[Write::Invoice(again)]).await.unwrap();
-    assert_eq!(store.load_invoices().await.unwrap(), vec![first]);
+    store
+        .write_batch(&[Write::Invoice(again.clone())])
+        .await
+        .unwrap();
+    assert_eq!(store.load_invoices().await.unwrap(), vec![again]);
 }
 
 async fn large_batches_and_repeated_keys(db: &TestDb) {
@@ -416,7 +420,7 @@ async fn large_batches_and_repeated_keys(db: &TestDb) {
         ..first.clone()
     };
     writes.push(Write::Invoice(first.clone()));
-    writes.push(Write::Invoice(second));
+    writes.push(Write::Invoice(second.clone()));
     for n in 0..1_100 {
         writes.push(meta(&format!("key{}", n % 700), &n.to_string()));
     }
@@ -432,7 +436,7 @@ async fn large_batches_and_repeated_keys(db: &TestDb) {
             payments,
         }]
     );
-    assert_eq!(store.load_invoices().await.unwrap(), vec![first]);
+    assert_eq!(store.load_invoices().await.unwrap(), vec![second]);
     assert_eq!(store.meta("key0").await.unwrap().as_deref(), Some("700"));
     assert_eq!(store.meta("key399").await.unwrap().as_deref(), Some("1099"));
     assert_eq!(store.meta("key400").await.unwrap().as_deref(), Some("400"));

@@ -19,7 +19,7 @@ function chainError(e, what) {
 export class Chain {
   /**
    * @param {{ request(args: { method: string, params?: unknown[] }): Promise<unknown> }} provider
-   * @param {{ confirmations?: number, pollMs?: number }} opts
+   * @param {{ confirmations?: number, pollMs?: number, timeoutMs?: number }} opts
    */
   constructor(provider, opts = {}) {
     if (!provider || typeof provider.request !== "function") {
@@ -28,6 +28,7 @@ export class Chain {
     this.provider = provider;
     this.confirmations = opts.confirmations ?? 1;
     this.pollMs = opts.pollMs ?? 250;
+    this.timeoutMs = opts.timeoutMs ?? 600000;
     this.from = null;
   }
 
@@ -71,47 +72,73 @@ export class Chain {
    * stage "submitted", "mined" and "confirmed". Resolves with the receipt and the adjudicator
    * events its logs carry; throws `CHAIN_ERROR` if it reverts.
    */
-  async send({ to, data, value = 0n, label }, onProgress = () => {}, onSubmitted = async () => {}) {
+  async send({ to, data, value = 0n, label, timeoutMs }, onProgress = () => {}, onSubmitted = async () => {}) {
     const from = await this.account();
     const tx = { from, to, data };
     if (value) tx.value = hexQuantity(value);
-    const hash = await this.rpc("eth_sendTransaction", [tx], label);
+    let hash;
+    try {
+      hash = await this.rpc("eth_sendTransaction", [tx], label);
+    } catch (e) {
+      // The provider answered with an error (rejected, or the node refused the transaction,
+      // e.g. its gas estimate reverted): nothing was sent. Without an answer it may have been.
+      if (typeof e?.cause?.code === "number") e.notSent = true;
+      throw e;
+    }
     await onSubmitted(hash);
     onProgress({ stage: "submitted", hash, label });
-    return this.follow(hash, label, onProgress);
+    return this.follow(hash, label, onProgress, timeoutMs);
   }
 
   /** The adjudicator events of a transaction already sent (waits until it is mined). */
-  async receipt(hash, label) {
-    return (await this.follow(hash, label, () => {})).events;
+  async receipt(hash, label, timeoutMs) {
+    return (await this.follow(hash, label, () => {}, timeoutMs)).events;
   }
 
-  async follow(hash, label, onProgress) {
+  /**
+   * Waits for `hash` to be mined and confirmed. After `timeoutMs` it throws `TIMEOUT` with
+   * `txHash` and `mayComplete: true`: the transaction is out and may still be mined.
+   */
+  async follow(hash, label, onProgress, timeoutMs = this.timeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    const waitMore = async () => {
+      if (Date.now() >= deadline) {
+        const e = new L2payError("TIMEOUT", `${label}: transaction ${hash} not confirmed within ${timeoutMs} ms; it may still be mined: call the same method again to follow it`);
+        e.txHash = hash;
+        e.mayComplete = true;
+        throw e;
+      }
+      await sleep(this.pollMs);
+    };
     let receipt = null;
     while (!receipt) {
       receipt = await this.rpc("eth_getTransactionReceipt", [hash], label);
-      if (!receipt) await sleep(this.pollMs);
+      if (!receipt) await waitMore();
     }
     if (BigInt(receipt.status) !== 1n) {
-      throw new L2payError("CHAIN_ERROR", `${label}: the transaction reverted (${hash})`);
+      const e = new L2payError("CHAIN_ERROR", `${label}: the transaction reverted (${hash})`);
+      e.reverted = true;
+      e.txHash = hash;
+      throw e;
     }
     onProgress({ stage: "mined", hash, label, blockNumber: Number(BigInt(receipt.blockNumber)) });
     const mined = BigInt(receipt.blockNumber);
     for (;;) {
       const head = BigInt(await this.rpc("eth_blockNumber", [], label));
       if (head - mined + 1n >= BigInt(this.confirmations)) break;
-      await sleep(this.pollMs);
+      await waitMore();
     }
     onProgress({ stage: "confirmed", hash, label });
     const events = receipt.logs.map((l) => decodeLog(l.topics, l.data)).filter((e) => e !== null);
     return { hash, receipt, events };
   }
 
-  /** The decoded adjudicator events `name` (e.g. "Settled") of one channel, oldest first. */
+  /** The decoded adjudicator events `name` (e.g. "Settled", or every one for `null`) of one
+   * channel, oldest first. */
   async events(adjudicator, name, channelId) {
     const logs = await this.rpc(
       "eth_getLogs",
-      [{ address: adjudicator, fromBlock: "0x0", toBlock: "latest", topics: [eventTopic(name), channelId] }],
+      [{ address: adjudicator, fromBlock: "0x0", toBlock: "latest", topics: [name === null ? null : eventTopic(name), channelId] }],
       "reading events",
     );
     return logs.map((l) => decodeLog(l.topics, l.data)).filter((e) => e !== null);

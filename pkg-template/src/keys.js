@@ -61,8 +61,9 @@ async function open(aesKey, box, what) {
   }
 }
 
-/** Loads the wallet key from the store, or creates, encrypts and stores a new one. */
-export async function loadOrCreateKey(store, passphrase) {
+/** Loads the wallet key from the store; creates, encrypts and stores a new one only when
+ * `create` is set (otherwise `NO_WALLET`: the app decides between restoring and creating). */
+export async function loadOrCreateKey(store, passphrase, { create = false } = {}) {
   const saved = await store.get("meta", "key");
   if (saved) {
     const aes = saved.kdf
@@ -74,6 +75,12 @@ export async function loadOrCreateKey(store, passphrase) {
     } finally {
       secret.fill(0);
     }
+  }
+  if (!create) {
+    throw new L2payError(
+      "NO_WALLET",
+      "no wallet is stored under this name (new, or the browser's storage was cleared): restore it from a backup or its key, or open with { create: true } for a new one",
+    );
   }
   const key = Key.generate();
   await saveKey(store, key, passphrase);
@@ -126,8 +133,27 @@ export async function openBackup(text, passphrase) {
     throw new L2payError("INVALID_BACKUP", "not an l2pay backup", { cause: e });
   }
   if (env?.l2payBackup !== 1) throw new L2payError("INVALID_BACKUP", "not an l2pay backup (version 1)");
-  const aes = await passphraseKey(passphrase, unb64(env.kdf.salt), env.kdf.iterations);
-  return JSON.parse(dec.decode(await open(aes, env, "backup")));
+  const iterations = env.kdf?.iterations;
+  const fields = [env.kdf?.salt, env.iv, env.ct];
+  if (!Number.isSafeInteger(iterations) || iterations < 1 || iterations > 10_000_000 || fields.some((f) => typeof f !== "string")) {
+    throw new L2payError("INVALID_BACKUP", "the backup is incomplete (kdf, iv or ciphertext missing)");
+  }
+  if (typeof passphrase !== "string") throw new L2payError("WRONG_PASSPHRASE", "a backup needs its passphrase");
+  let salt;
+  try {
+    salt = unb64(env.kdf.salt);
+    unb64(env.iv);
+    unb64(env.ct);
+  } catch (e) {
+    throw new L2payError("INVALID_BACKUP", "the backup is damaged (not base64)", { cause: e });
+  }
+  const aes = await passphraseKey(passphrase, salt, iterations);
+  const data = JSON.parse(dec.decode(await open(aes, env, "backup")));
+  const key = data?.key;
+  if (!Array.isArray(key) || key.length !== 32 || key.some((b) => !Number.isInteger(b) || b < 0 || b > 255) || typeof data.stores !== "object" || data.stores === null) {
+    throw new L2payError("INVALID_BACKUP", "the backup decrypts but lacks its key or channels");
+  }
+  return data;
 }
 
 export function randomHex32() {

@@ -16,7 +16,13 @@ export const FORWARDED = [
   "pay",
   "close",
   "exportBackup",
+  "exportKey",
+  "storage",
+  "signMessage",
 ];
+
+/** How long a follower waits for the leader to take a call before `NO_LEADER`. */
+const ACK_MS = 3000;
 
 const lockName = (name) => `l2pay:${name}`;
 
@@ -58,8 +64,9 @@ export function serve(wallet, name) {
   const bc = new BroadcastChannel(lockName(name));
   bc.onmessage = async ({ data }) => {
     if (data?.type !== "call") return;
-    if (data.method === "connectionState") {
-      bc.postMessage({ type: "result", id: data.id, ok: true, value: wallet.connectionState });
+    bc.postMessage({ type: "ack", id: data.id });
+    if (data.method === "connectionState" || data.method === "address") {
+      bc.postMessage({ type: "result", id: data.id, ok: true, value: wallet[data.method] });
       return;
     }
     if (!FORWARDED.includes(data.method)) return;
@@ -67,7 +74,9 @@ export function serve(wallet, name) {
       const value = await wallet[data.method](...data.args);
       bc.postMessage({ type: "result", id: data.id, ok: true, value });
     } catch (e) {
-      bc.postMessage({ type: "result", id: data.id, ok: false, error: { code: e?.code ?? "INTERNAL", message: e?.message ?? String(e) } });
+      // The error's fields (mayComplete, paymentHash, pendingWithdrawal…) travel with it.
+      const fields = Object.fromEntries(Object.entries(e ?? {}).filter(([, v]) => ["string", "number", "boolean", "bigint"].includes(typeof v)));
+      bc.postMessage({ type: "result", id: data.id, ok: false, error: { ...fields, code: e?.code ?? "INTERNAL", message: e?.message ?? String(e) } });
     }
   };
   const unsubscribe = wallet.onAny((event, payload) => bc.postMessage({ type: "event", event, payload }));
@@ -83,24 +92,44 @@ export function follow(name, onEvent) {
   const pending = new Map();
   bc.onmessage = ({ data }) => {
     if (data?.type === "event") onEvent(data.event, data.payload);
-    if (data?.type === "result" && pending.has(data.id)) {
-      const { resolve, reject } = pending.get(data.id);
+    const call = pending.get(data?.id);
+    if (!call) return;
+    if (data.type === "ack") {
+      clearTimeout(call.timer);
+      call.taken = true;
+    }
+    if (data.type === "result") {
+      clearTimeout(call.timer);
       pending.delete(data.id);
-      if (data.ok) resolve(data.value);
-      else reject(new L2payError(data.error.code, data.error.message));
+      if (data.ok) call.resolve(data.value);
+      else {
+        const { code, message, ...fields } = data.error;
+        call.reject(Object.assign(new L2payError(code, message), fields));
+      }
     }
   };
   return {
     call(method, args) {
       const id = crypto.randomUUID();
       return new Promise((resolve, reject) => {
-        pending.set(id, { resolve, reject });
+        // No leader took the call: nothing happened.
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          reject(Object.assign(new L2payError("NO_LEADER", "no tab is driving this wallet (it failed to open or is closing); nothing was done: open the wallet again"), { mayComplete: false }));
+        }, ACK_MS);
+        pending.set(id, { resolve, reject, timer, taken: false });
         bc.postMessage({ type: "call", id, method, args });
       });
     },
     close() {
-      for (const { reject } of pending.values()) {
-        reject(new L2payError("LEADER_GONE", "the tab that held the wallet closed; retry"));
+      for (const { reject, timer } of pending.values()) {
+        clearTimeout(timer);
+        reject(
+          Object.assign(
+            new L2payError("LEADER_GONE", "the tab that held the wallet closed during the call; it may have completed there: call it again to learn the outcome (pay() with the same invoice never pays twice)"),
+            { mayComplete: true },
+          ),
+        );
       }
       pending.clear();
       bc.close();

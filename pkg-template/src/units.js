@@ -1,13 +1,19 @@
 // Amounts: bigint in the public API, decimal strings across the wasm boundary. Never numbers.
 import { L2payError } from "./errors.js";
 
+/** Amounts are unsigned 128-bit integers (what a channel state holds). */
+const MAX_AMOUNT = (1n << 128n) - 1n;
+
 /** `bigint | string` (decimal, base units) to bigint; throws `INVALID_AMOUNT` otherwise. */
 export function toAmount(v, what = "amount") {
-  if (typeof v === "bigint") {
-    if (v < 0n) throw new L2payError("INVALID_AMOUNT", `${what} must not be negative`);
-    return v;
+  let a = null;
+  if (typeof v === "bigint") a = v;
+  else if (typeof v === "string" && /^[0-9]{1,40}$/.test(v)) a = BigInt(v);
+  if (a !== null) {
+    if (a < 0n) throw new L2payError("INVALID_AMOUNT", `${what} must not be negative`);
+    if (a > MAX_AMOUNT) throw new L2payError("INVALID_AMOUNT", `${what} must be below 2^128 base units`);
+    return a;
   }
-  if (typeof v === "string" && /^[0-9]+$/.test(v)) return BigInt(v);
   throw new L2payError(
     "INVALID_AMOUNT",
     `${what} must be a bigint or a decimal string of base units, got ${typeof v}`,

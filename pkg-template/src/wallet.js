@@ -3,14 +3,15 @@
 // what to sign, store and send. A frame that depends on a state leaves only after that state
 // is durable: the core holds it until `handlePersisted`, which is called only once the strict
 // IndexedDB transaction completed.
-import { Key, WalletCore, txApprove } from "./l2pay_core.js";
+import { Key, WalletCore, parseInvoice } from "./l2pay_core.js";
 import { Chain } from "./chain.js";
 import { initL2pay } from "./init.js";
 import { L2payError, asL2payError } from "./errors.js";
-import { fromHex, loadOrCreateKey, openBackup, randomHex32, saveKey, sealBackup } from "./keys.js";
+import { fromHex, loadOrCreateKey, openBackup, saveKey, sealBackup, toHex } from "./keys.js";
 import { Store } from "./store.js";
+import { weblnProvider } from "./webln.js";
 import { Transport } from "./transport.js";
-import { toPositive } from "./units.js";
+import * as onchain from "./onchain.js";
 import { FORWARDED, acquire, follow, serve } from "./tabs.js";
 
 const ZERO = "0x0000000000000000000000000000000000000000";
@@ -21,6 +22,33 @@ const CHANNEL_REFUSALS = new Set(["INVALID_UPDATE", "STALE_NONCE", "NONCE_TOO_LO
 
 const opKind = (op) => (typeof op === "string" ? op : Object.keys(op)[0]);
 const same = (a, b) => a.toLowerCase() === b.toLowerCase();
+
+/** The challenge-period bounds the adjudicator enforces (seconds). */
+const MIN_CHALLENGE_PERIOD = 60;
+const MAX_CHALLENGE_PERIOD = 30 * 86400;
+
+/** Checks `Wallet.open`'s options; `INVALID_OPTIONS` says which one is wrong. */
+function checkOptions(opts) {
+  const bad = (m) => new L2payError("INVALID_OPTIONS", m);
+  if (opts === null || typeof opts !== "object") throw bad("Wallet.open takes an options object");
+  const { hubUrl, chain, name = "default", challengePeriod, timeoutMs } = opts;
+  let url;
+  try {
+    url = new URL(hubUrl);
+  } catch {
+    throw bad(`hubUrl must be a ws:// or wss:// URL, got ${JSON.stringify(hubUrl)}`);
+  }
+  if (url.protocol !== "ws:" && url.protocol !== "wss:") throw bad(`hubUrl must be a ws:// or wss:// URL, got ${url.protocol}`);
+  if (!chain?.provider) throw bad("chain.provider is required (an EIP-1193 provider)");
+  if (typeof name !== "string" || name.length === 0 || name.length > 64) throw bad("name must be a string of 1 to 64 characters");
+  if (challengePeriod !== undefined && !(Number.isInteger(challengePeriod) && challengePeriod >= MIN_CHALLENGE_PERIOD && challengePeriod <= MAX_CHALLENGE_PERIOD)) {
+    throw bad(`challengePeriod must be whole seconds between ${MIN_CHALLENGE_PERIOD} and ${MAX_CHALLENGE_PERIOD}`);
+  }
+  for (const [k, v] of [["timeoutMs", timeoutMs], ["chain.timeoutMs", chain.timeoutMs]]) {
+    if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw bad(`${k} must be a positive whole number of milliseconds`);
+  }
+  return { hubUrl, chain, name };
+}
 
 export class Wallet {
   /** Use `Wallet.open`. */
@@ -45,14 +73,13 @@ export class Wallet {
    * the hub. See the package README for the options.
    */
   static async open(opts) {
-    const { hubUrl, chain, name = "default" } = opts ?? {};
-    if (!hubUrl) throw new L2payError("INVALID_OPTIONS", "hubUrl is required");
-    if (!chain?.provider) throw new L2payError("INVALID_OPTIONS", "chain.provider is required");
+    const { hubUrl, chain, name = "default" } = checkOptions(opts);
     await initL2pay(opts.wasm);
     const wallet = new Wallet({
       name,
       hubUrl,
       passphrase: opts.passphrase,
+      create: opts.create === true,
       chain: new Chain(chain.provider, chain),
       token: chain.token ?? ZERO,
       challengePeriod: opts.challengePeriod ?? 3600,
@@ -61,12 +88,28 @@ export class Wallet {
     const lock = await acquire(name);
     wallet.lock = lock;
     if (lock.leader) {
-      await wallet.lead();
+      try {
+        await wallet.lead();
+      } catch (e) {
+        // A wallet that failed to open (wrong passphrase, no wallet) holds no lock.
+        await wallet.dispose();
+        throw e;
+      }
     } else {
       wallet.follow();
-      lock.promoted.then(() => wallet.lead());
+      lock.promoted
+        .then(() => wallet.lead())
+        .catch(async (e) => {
+          wallet.emit("error", asL2payError(e));
+          await wallet.dispose();
+        });
     }
     return wallet;
+  }
+
+  /** Milliseconds an on-chain step waits for its transaction before a `TIMEOUT`. */
+  get chainTimeoutMs() {
+    return this.chain.timeoutMs;
   }
 
   /** "leader" when this tab drives the wallet, "follower" when another tab does. */
@@ -82,7 +125,8 @@ export class Wallet {
       return;
     }
     this.store = await Store.open(this.name);
-    const key = await loadOrCreateKey(this.store, this.passphrase);
+    const key = await loadOrCreateKey(this.store, this.passphrase, { create: this.create });
+    this.persisted = await globalThis.navigator?.storage?.persist?.().catch(() => false) ?? false;
     this.core = new WalletCore(key);
     key.free();
     await this.load();
@@ -108,15 +152,18 @@ export class Wallet {
     this.remote.call("connectionState", []).then((state) => {
       if (this.remote) this.setConnection(state);
     }, () => {});
+    this.remote.call("address", []).then((a) => (this.remoteAddress = a), () => {});
   }
 
   /**
-   * Restores a wallet, replacing whatever `name` holds: from `exportBackup`'s output (with its
-   * passphrase), or from the channel key alone (`key`: 0x-hex). Either way the wallet then
-   * recovers the latest countersigned state of every channel from the hub, so an old backup
-   * loses nothing.
+   * Restores a wallet: from `exportBackup`'s output (with its passphrase), or from the channel
+   * key alone (`key`: 0x-hex, from `exportKey`). Either way the wallet then recovers the latest
+   * countersigned state of every channel from the hub, so an old backup loses nothing. A
+   * wallet under `name` that still has a channel is not replaced (`WALLET_EXISTS`) unless
+   * `replace: true`.
    */
-  static async restore({ backup, passphrase, key, ...opts }) {
+  static async restore({ backup, passphrase, key, replace = false, ...opts } = {}) {
+    checkOptions(opts);
     await initL2pay(opts.wasm);
     const name = opts.name ?? "default";
     let stores = {};
@@ -126,7 +173,13 @@ export class Wallet {
       stores = data.stores;
       secret = Uint8Array.from(data.key);
     } else if (typeof key === "string") {
-      secret = fromHex(key);
+      try {
+        secret = fromHex(key);
+      } catch (e) {
+        throw new L2payError("INVALID_KEY", "a key is 32 bytes of 0x-hex (as exportKey() gives it)", { cause: e });
+      }
+      // Checked before anything is written.
+      Key.fromBytes(secret).free();
     } else {
       throw new L2payError("INVALID_OPTIONS", "restore needs a backup (with its passphrase) or a key");
     }
@@ -138,11 +191,23 @@ export class Wallet {
     }
     const store = await Store.open(name);
     try {
-      await store.load(stores);
+      // Restoring the same key over itself loses nothing; another key must not silently take
+      // the place of a wallet that still has a channel.
       const k = Key.fromBytes(secret);
-      await saveKey(store, k, opts.passphrase);
-      k.free();
-      await store.put(["meta", "needsSync", true]);
+      try {
+        const address = k.address.toLowerCase();
+        const open = new Set((await store.entries("channels")).filter(([, m]) => m.status !== "closed").map(([id]) => id));
+        const snapshot = (s) => (typeof s === "string" ? JSON.parse(s) : s);
+        const theirs = (await store.entries("snapshots")).filter(([id, s]) => open.has(id) && snapshot(s).params.participants[0].toLowerCase() !== address);
+        if (theirs.length && !replace) {
+          throw new L2payError("WALLET_EXISTS", `the wallet "${name}" in this browser still has a channel; close it, restore under another name, or pass replace: true`);
+        }
+        await store.load(stores);
+        await saveKey(store, k, opts.passphrase);
+      } finally {
+        k.free();
+      }
+      await store.put(["meta", "needsSync", true], ["meta", "backedUpAt", Date.now()]);
     } finally {
       secret.fill(0);
       store.close();
@@ -155,7 +220,7 @@ export class Wallet {
 
   /** This wallet's channel address (it signs channel states; it needs no ether). */
   get address() {
-    return this.core?.address ?? null;
+    return this.core?.address ?? this.remoteAddress ?? null;
   }
 
   /** "connecting" | "connected" | "disconnected". */
@@ -215,6 +280,7 @@ export class Wallet {
     }
     records.sort((a, b) => b.createdAt - a.createdAt);
     return records.map((r) => ({
+      invoice: r.invoice ?? null,
       paymentHash: r.paymentHash,
       amount: BigInt(r.amount),
       fee: BigInt(r.fee),
@@ -230,104 +296,38 @@ export class Wallet {
 
   /**
    * Opens a channel with the hub funded with `deposit` from the provider's account, and
-   * waits until the hub has agreed the deposit. Progress arrives as "chain" events.
+   * waits until the hub has agreed the deposit. Progress arrives as "chain" events. Resumes a
+   * channel an earlier call left `opening`.
    */
-  async openChannel({ deposit }) {
-    const amount = toPositive(deposit, "deposit");
-    await this.whenWelcomed();
-    const chainId = await this.chain.chainId();
-    if (chainId !== this.hubInfo.chainId) {
-      throw new L2payError("WRONG_CHAIN", `the provider is on chain ${chainId}, the hub on ${this.hubInfo.chainId}`);
-    }
-    const existing = await this.activeMeta();
-    if (existing?.status === "opening" && existing.fundingTx) {
-      // A funding transaction went out before a reload or a failure: finish that channel.
-      return this.completeOpening(existing, await this.chain.receipt(existing.fundingTx, "openChannel"));
-    }
-    if (existing) throw new L2payError("CHANNEL_EXISTS", "this wallet already has an open channel");
-    const id = this.core.createChannel(this.token, this.challengePeriod, randomHex32());
-    await this.pump();
-    const meta = { channelId: id, status: "opening", createdAt: Date.now() };
-    await this.saveMeta(meta);
-    let funded;
-    try {
-      funded = await this.fund(id, amount, "openChannel", async (hash) => {
-        meta.fundingTx = hash;
-        await this.saveMeta(meta);
-      });
-    } catch (e) {
-      // Nothing reached the chain (or it reverted): the channel never existed.
-      if (!meta.fundingTx || e?.code === "CHAIN_ERROR" || e?.code === "USER_REJECTED") {
-        await this.abandon(meta);
-      }
-      throw e;
-    }
-    return this.completeOpening(meta, funded);
-  }
-
-  /** Registers a funded channel with the hub and waits until the hub agreed its deposit. */
-  async completeOpening(meta, events) {
-    const id = meta.channelId;
-    const registered = this.waitFor((e) => e.type === "registered" && same(e.channelId, id), "registration");
-    await this.serial(async () => {
-      this.core.register(id, Date.now());
-      this.applyDeposits(id, events);
-      await this.drainCore();
-    });
-    await registered;
-    const total = events.filter((e) => e.type === "deposit" && same(e.channelId, id)).map((e) => BigInt(e.total))[0] ?? 1n;
-    await this.untilState(id, (c) => BigInt(c.state.deposits[0]) >= total, "the hub to agree the deposit");
-    meta.status = "open";
-    await this.saveMeta(meta);
-    const info = await this.describe(meta);
-    this.emit("state", info);
-    return info;
-  }
-
-  /** Forgets a channel whose funding never happened. */
-  async abandon(meta) {
-    await this.serial(async () => {
-      if (this.core.forget(meta.channelId)) {
-        this.metas.delete(meta.channelId);
-        await this.store.delete(["snapshots", meta.channelId], ["channels", meta.channelId]);
-      }
-    });
+  openChannel(opts) {
+    return onchain.openChannel(this, opts);
   }
 
   /** Adds `amount` to the channel from the provider's account. */
-  async topUp(amount) {
-    const a = toPositive(amount);
-    const meta = await this.requireOpen();
-    const before = BigInt(this.core.channel(meta.channelId).state.deposits[0]);
-    const events = await this.fund(meta.channelId, a, "topUp");
-    await this.serial(async () => {
-      this.applyDeposits(meta.channelId, events);
-      await this.drainCore();
-    });
-    await this.untilState(meta.channelId, (c) => BigInt(c.state.deposits[0]) >= before + a, "the hub to agree the top-up");
-    return this.balance();
+  topUp(amount, opts) {
+    return onchain.topUp(this, amount, opts);
   }
 
   /** Takes `amount` out of the channel to the provider's account; the channel stays open. */
-  async withdraw(amount) {
-    const a = toPositive(amount);
-    const meta = await this.requireOpen();
-    const id = meta.channelId;
-    const agreed = this.agreed(id, "withdraw");
-    this.core.withdraw(id, a.toString(), Date.now());
-    await this.pump();
-    await agreed;
-    const tx = this.core.txState(id, "withdraw");
-    await this.chain.send({ to: this.hubInfo.adjudicator, data: tx, label: "withdraw" }, (p) =>
-      this.emit("chain", { ...p, step: "withdraw", channelId: id }),
-    );
-    return this.balance();
+  withdraw(amount, opts) {
+    return onchain.withdraw(this, amount, opts);
+  }
+
+  /**
+   * Closes the channel: cooperatively when the hub answers, otherwise on chain alone.
+   * Resolves with the payout to this wallet's account.
+   */
+  close(opts) {
+    return onchain.close(this, opts);
   }
 
   /**
    * Pays an `l2pay1…` invoice. Resolves with the receipt (the preimage proves payment) once
    * the hub settled; throws `PAYMENT_FAILED`, `INVOICE_EXPIRED`, `INVALID_UPDATE`
-   * (insufficient balance)… with nothing spent.
+   * (insufficient balance)… with nothing spent. Idempotent per invoice: an invoice this
+   * wallet already paid resolves with the same receipt, and a call while its payment is in
+   * flight waits for that payment. A `TIMEOUT` carries `paymentHash` and `mayComplete: true`:
+   * the payment may still settle; call `pay` again with the invoice to wait for it.
    */
   async pay(invoice, { timeoutMs = this.timeoutMs } = {}) {
     if (typeof invoice !== "string") {
@@ -335,8 +335,17 @@ export class Wallet {
     }
     const meta = await this.requireOpen();
     await this.whenWelcomed();
-    const started = this.core.pay(meta.channelId, invoice, Date.now());
+    let started;
+    try {
+      started = this.core.pay(meta.channelId, invoice, Date.now());
+    } catch (e) {
+      if (e?.code === "ALREADY_PAID" || e?.code === "PAYMENT_IN_FLIGHT") {
+        return this.existingPayment(meta.channelId, parseInvoice(invoice), timeoutMs);
+      }
+      throw e;
+    }
     const record = {
+      invoice,
       paymentHash: started.paymentHash,
       amount: started.invoiceAmount,
       fee: started.fee,
@@ -347,19 +356,15 @@ export class Wallet {
     };
     // Stored in the same transaction as the HTLC: a pending record means the HTLC exists.
     this.saveRecord(record);
-    const result = this.waitFor(
-      (e) =>
-        (e.type === "paymentSettled" || e.type === "paymentFailed") &&
-        same(e.paymentHash, started.paymentHash),
-      "the payment",
-      timeoutMs,
-    );
+    const result = this.settlement(started.paymentHash, timeoutMs);
+    // Handled below; a timeout that fires while the frame is still being stored is not an
+    // unhandled rejection.
+    result.catch(() => {});
     await this.pump();
-    const e = await result;
-    if (e.type === "paymentFailed") throw new L2payError("PAYMENT_FAILED", e.reason);
+    const preimage = await result;
     return {
       paymentHash: started.paymentHash,
-      preimage: e.preimage,
+      preimage,
       amount: BigInt(started.invoiceAmount),
       fee: BigInt(started.fee),
       description: started.description,
@@ -367,54 +372,46 @@ export class Wallet {
     };
   }
 
-  /**
-   * Closes the channel: cooperatively when the hub answers, otherwise on chain alone
-   * (register the latest co-signed state, wait out the challenge period, settle). Resolves
-   * with the payout to this wallet's account.
-   */
-  async close({ timeoutMs = this.timeoutMs, unilateral = false } = {}) {
-    const meta = await this.activeMeta();
-    if (!meta) throw new L2payError("NO_CHANNEL", "no open channel");
-    const id = meta.channelId;
-    const adjudicator = this.hubInfo?.adjudicator ?? meta.adjudicator;
-    const progress = (step) => (p) => this.emit("chain", { ...p, step, channelId: id });
-    if (!unilateral && this.connection === "connected") {
-      try {
-        const agreed = this.agreed(id, "close", timeoutMs);
-        this.core.close(id, Date.now());
-        await this.pump();
-        await agreed;
-        const { events } = await this.chain.send(
-          { to: adjudicator, data: this.core.txState(id, "closeCooperative"), label: "close" },
-          progress("close"),
-        );
-        return this.finish(meta, events, "closed");
-      } catch (e) {
-        this.emit("error", asL2payError(e));
-      }
+  /** The preimage once payment `hash` settles; `PAYMENT_FAILED`, or a `TIMEOUT` that says the
+   * payment may still complete. */
+  async settlement(hash, timeoutMs) {
+    let e;
+    try {
+      e = await this.waitFor(
+        (x) => (x.type === "paymentSettled" || x.type === "paymentFailed") && same(x.paymentHash, hash),
+        "the payment",
+        timeoutMs,
+      );
+    } catch (err) {
+      if (err?.code !== "TIMEOUT") throw err;
+      const t = new L2payError(
+        "TIMEOUT",
+        `payment ${hash} did not settle in ${timeoutMs} ms; it may still complete: call pay() again with the same invoice to wait for it`,
+        { cause: err },
+      );
+      t.paymentHash = hash;
+      t.mayComplete = true;
+      throw t;
     }
-    meta.status = "closing";
-    await this.saveMeta(meta);
-    const reg = await this.chain.send(
-      { to: adjudicator, data: this.core.txState(id, "closeUnilateral"), label: "force close" },
-      progress("forceClose"),
-    );
-    this.core.handleChainClosing(id);
-    await this.pump();
-    const registered = reg.events.find((e) => e.type === "closeRegistered");
-    this.emit("chain", { step: "challengePeriod", stage: "waiting", deadline: registered.deadline, channelId: id });
-    await this.chain.waitUntil(registered.deadline);
-    // Anyone may settle once the period is over (the hub's watchtower does too).
-    let settled = await this.chain.events(adjudicator, "Settled", id);
-    if (!settled.length) {
-      try {
-        settled = (await this.chain.send({ to: adjudicator, data: this.core.txSettle(id), label: "settle" }, progress("settle"))).events;
-      } catch (e) {
-        settled = await this.chain.events(adjudicator, "Settled", id);
-        if (!settled.length) throw e;
-      }
-    }
-    return this.finish(meta, settled, "settled");
+    if (e.type === "paymentFailed") throw new L2payError("PAYMENT_FAILED", e.reason);
+    return e.preimage;
+  }
+
+  /** The receipt of an invoice this wallet already paid, or waits for its payment in flight. */
+  async existingPayment(channelId, inv, timeoutMs) {
+    const hash = inv.paymentHash;
+    const paid = this.core.channel(channelId).payments.find((p) => same(p.id, hash) && p.payer === "A");
+    const record = this.records.get(hash.toLowerCase());
+    const preimage = paid?.preimage ?? (await this.settlement(hash, timeoutMs));
+    const sent = paid ? BigInt(paid.amount) : BigInt(record?.amount ?? inv.amount) + BigInt(record?.fee ?? 0);
+    return {
+      paymentHash: hash,
+      preimage,
+      amount: BigInt(inv.amount),
+      fee: record ? BigInt(record.fee) : sent - BigInt(inv.amount),
+      description: inv.description,
+      merchant: inv.merchant,
+    };
   }
 
   /** An encrypted backup of the key, channels and history (a string to save somewhere safe). */
@@ -422,25 +419,52 @@ export class Wallet {
     await this.serial(() => this.flushExtraWrites());
     const stores = await this.store.dump();
     const secret = await this.exportKeyBytes();
-    return sealBackup({ key: Array.from(secret), stores, exportedAt: Date.now() }, passphrase);
+    try {
+      const sealed = await sealBackup({ key: Array.from(secret), stores, exportedAt: Date.now() }, passphrase);
+      await this.store.put(["meta", "backedUpAt", Date.now()]);
+      return sealed;
+    } finally {
+      secret.fill(0);
+    }
   }
 
-  /** A WebLN-shaped provider paying l2pay invoices through this wallet. */
+  /** The channel key as 0x-hex, for `Wallet.restore({ key })`: whoever holds it controls
+   * the channel. Counts as a backup. */
+  async exportKey() {
+    const secret = await this.exportKeyBytes();
+    try {
+      await this.store.put(["meta", "backedUpAt", Date.now()]);
+      return toHex(secret);
+    } finally {
+      secret.fill(0);
+    }
+  }
+
+  /** Whether the browser keeps this wallet's storage under pressure (`persisted`, asked for
+   * at open) and when it was last backed up (`backedUpAt`, null when never: prompt for it). */
+  async storage() {
+    const persisted = (await globalThis.navigator?.storage?.persisted?.().catch(() => false)) ?? this.persisted ?? false;
+    const backedUpAt = (await this.store.get("meta", "backedUpAt")) ?? null;
+    return { persisted, backedUpAt };
+  }
+
+  /** This wallet as a WebLN provider (see webln.js); `install` puts it on `window.webln`
+   * unless another provider is there. */
   webln({ install = false } = {}) {
-    const provider = {
-      enable: async () => {},
-      getInfo: async () => ({
-        node: { alias: "l2pay", pubkey: this.address },
-        methods: ["getInfo", "sendPayment"],
-        supports: ["l2pay"],
-      }),
-      sendPayment: async (paymentRequest) => {
-        const r = await this.pay(paymentRequest);
-        return { preimage: r.preimage.slice(2) };
-      },
-    };
+    const provider = weblnProvider(this);
     if (install && typeof window !== "undefined" && !window.webln) window.webln = provider;
     return provider;
+  }
+
+  /** EIP-191 signature of `message` by the channel key (0x-hex). */
+  async signMessage(message) {
+    if (typeof message !== "string") throw new L2payError("MALFORMED", "a message is a string");
+    return this.core.signMessage(message);
+  }
+
+  /** The channel address, also in a follower tab (asked of the leader). */
+  async whenAddress() {
+    return this.address ?? (this.remoteAddress ??= await this.remote.call("address", []));
   }
 
   /** Drops the hub connection once (tests, diagnostics); the wallet reconnects. */
@@ -595,6 +619,8 @@ export class Wallet {
       case "welcome":
         this.hubInfo = e;
         this.setConnection("connected");
+        // Not awaited: it reads the chain, then queues its own step behind this one.
+        onchain.reconcile(this).catch((err) => this.emit("error", asL2payError(err)));
         break;
       case "hubError":
         // Refusals of a channel message are the protocol's business: the core retries or
@@ -676,27 +702,9 @@ export class Wallet {
     });
   }
 
-  async untilState(id, pred, what) {
+  async untilState(id, pred, what, timeoutMs) {
     if (pred(this.core.channel(id))) return;
-    await this.waitFor((e) => e.type === "updated" && same(e.channelId, id) && pred(this.core.channel(id)), what);
-  }
-
-  /** Sends the funding transaction(s) for `amount` on channel `id` and tells the core. */
-  /**
-   * Sends the funding transaction(s) for `amount` on channel `id`; `onSubmitted(hash)` runs
-   * once the deposit transaction is out. Returns the adjudicator events of its receipt.
-   */
-  async fund(id, amount, step, onSubmitted = async () => {}) {
-    const adjudicator = this.hubInfo.adjudicator;
-    const progress = (p) => this.emit("chain", { ...p, step, channelId: id });
-    if (!same(this.token, ZERO)) {
-      await this.chain.send({ to: this.token, data: txApprove(adjudicator, amount.toString()), label: "approve" }, progress);
-    }
-    const meta = this.metas.get(id);
-    const data = meta?.status === "opening" ? this.core.txOpen(id, amount.toString()) : this.core.txDeposit(id, amount.toString());
-    const value = same(this.token, ZERO) ? amount : 0n;
-    const { events } = await this.chain.send({ to: adjudicator, data, value, label: step }, progress, onSubmitted);
-    return events;
+    await this.waitFor((e) => e.type === "updated" && same(e.channelId, id) && pred(this.core.channel(id)), what, timeoutMs);
   }
 
   /** Stores a channel's life-cycle record (durably, now). */
@@ -724,15 +732,6 @@ export class Wallet {
     }
   }
 
-  async finish(meta, events, status) {
-    const done = events.find((e) => e.type === "closed" || e.type === "settled");
-    meta.status = "closed";
-    meta.closedAt = Date.now();
-    await this.saveMeta(meta);
-    this.emit("chain", { step: status, stage: "done", channelId: meta.channelId });
-    return { channelId: meta.channelId, payout: BigInt(done?.payouts?.[0] ?? 0), how: status };
-  }
-
   async activeMeta() {
     const all = [...this.metas.values()];
     return all.filter((m) => m.status !== "closed").sort((a, b) => b.createdAt - a.createdAt)[0] ?? null;
@@ -758,11 +757,13 @@ export class Wallet {
       withdrawn: BigInt(c?.state.withdrawn[0] ?? 0),
       hubBalance: BigInt(c?.state.balances[1] ?? 0),
       failure: c?.failure ?? null,
+      step: meta.step?.kind ?? null,
+      pendingWithdrawal: meta.status === "open" ? await onchain.pendingWithdrawal(this, meta).catch(() => null) : 0n,
     };
   }
 
   async exportKeyBytes() {
-    const key = await loadOrCreateKey(this.store, this.passphrase);
+    const key = await loadOrCreateKey(this.store, this.passphrase, { create: false });
     try {
       return key.toBytes();
     } finally {
@@ -793,7 +794,7 @@ export class Wallet {
 
 // Every public method rejects with an `L2payError` (errors thrown by the wasm core carry a
 // code but are plain `Error`s).
-for (const m of ["channel", "balance", "history", "openChannel", "topUp", "withdraw", "pay", "close", "exportBackup"]) {
+for (const m of FORWARDED) {
   const f = Wallet.prototype[m];
   Wallet.prototype[m] = async function (...args) {
     try {

@@ -74,6 +74,7 @@ impl From<InvoiceError> for WasmError {
             | InvoiceError::TooLong(_)
             | InvoiceError::Version(_)
             | InvoiceError::FieldTooLong { .. }
+            | InvoiceError::BodyTooLong(_)
             | InvoiceError::ZeroAmount => WasmError::new(INVALID_INVOICE, e.to_string()),
         }
     }

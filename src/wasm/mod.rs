@@ -19,4 +19,7 @@ pub use plan::{
     plan_single_platform, plan_single_platform_fees,
 };
 pub use state::{sign_state, verify_state};
-pub use wallet::{decode_log, decode_uint, event_topic, tx_approve, tx_balance_of, WalletCore};
+pub use wallet::{
+    core_version, decode_log, decode_uint, event_topic, recover_message, tx_approve, tx_balance_of,
+    WalletCore,
+};

@@ -32,7 +32,7 @@ export type CoreOutput =
   | { kind: "event"; event: CoreEvent };
 
 export type CoreEvent =
-  | { type: "welcome"; hub: Hex; chainId: number; adjudicator: Hex; channels: ChannelParams[]; policy: object; routing: object }
+  | { type: "welcome"; hub: Hex; chainId: number; adjudicator: Hex; channels: ChannelParams[]; policy: object; routing: object; terms: { minChallengePeriod: number; tokens: Hex[] } }
   | { type: "registered"; channelId: Hex }
   | { type: "hubError"; code: string; message: string }
   | { type: "updated"; channelId: Hex; nonce: number; op: Op; by: "A" | "B" }
@@ -135,15 +135,37 @@ struct JsChannel<'a> {
 #[wasm_bindgen]
 pub struct WalletCore {
     core: ClientCore,
+    signer: Arc<crate::signer::LocalSigner>,
 }
+
+/// The longest message `signMessage` signs (bytes).
+pub const MAX_MESSAGE_BYTES: usize = 4_096;
 
 #[wasm_bindgen]
 impl WalletCore {
     #[wasm_bindgen(constructor)]
     pub fn new(key: &Key) -> WalletCore {
+        let signer = Arc::new(key.signer().clone());
         WalletCore {
-            core: ClientCore::new(Arc::new(key.signer().clone())),
+            core: ClientCore::new(signer.clone()),
+            signer,
         }
+    }
+
+    /// EIP-191 `personal_sign` of `message` with the channel key (WebLN `signMessage`): 65
+    /// bytes r‖s‖v as 0x-hex. Never a channel state (those are EIP-712 typed data).
+    #[wasm_bindgen(js_name = signMessage, unchecked_return_type = "Hex")]
+    pub fn sign_message(&self, message: &str) -> Result<String, WasmError> {
+        if message.len() > MAX_MESSAGE_BYTES {
+            return Err(WasmError::malformed(
+                "message",
+                format!("longer than {MAX_MESSAGE_BYTES} bytes"),
+            ));
+        }
+        let digest = alloy_primitives::eip191_hash_message(message.as_bytes());
+        Ok(hex0x(
+            crate::signer::Signer::sign_digest(self.signer.as_ref(), &digest).as_bytes(),
+        ))
     }
 
     /// This wallet's channel address (participant A of its channels).
@@ -480,6 +502,14 @@ impl WalletCore {
         Ok(hex0x(&abi::state_call(call, ch.params(), &state, &sigs)))
     }
 
+    /// `closeWithoutState`: gets the deposits of a channel without any agreed state back
+    /// (after the challenge period and `settle`).
+    #[wasm_bindgen(js_name = txCloseWithoutState, unchecked_return_type = "Hex")]
+    pub fn tx_close_without_state(&self, channel_id: &str) -> Result<String, WasmError> {
+        let c = self.known(channel_id)?;
+        Ok(hex0x(&abi::close_without_state(c.id())))
+    }
+
     /// `settle` with the locks of the latest agreed state (after the challenge period).
     #[wasm_bindgen(js_name = txSettle, unchecked_return_type = "Hex")]
     pub fn tx_settle(&self, channel_id: &str) -> Result<String, WasmError> {
@@ -499,6 +529,26 @@ impl WalletCore {
 fn set(obj: &js_sys::Object, k: &str, v: &JsValue) {
     // Setting a property on a fresh plain object cannot fail.
     let _ = js_sys::Reflect::set(obj, &k.into(), v);
+}
+
+/// This core's version (the npm package's).
+#[wasm_bindgen(js_name = coreVersion)]
+pub fn core_version() -> String {
+    env!("CARGO_PKG_VERSION").into()
+}
+
+/// The address that signed `message` with `signMessage` (EIP-191); throws `BAD_SIGNATURE`.
+#[wasm_bindgen(js_name = recoverMessage, unchecked_return_type = "Hex")]
+pub fn recover_message(
+    message: &str,
+    #[wasm_bindgen(unchecked_param_type = "Hex")] signature: &str,
+) -> Result<String, WasmError> {
+    let bytes = hex::decode(signature.trim_start_matches("0x"))
+        .map_err(|e| WasmError::malformed("signature", e))?;
+    let sig = crate::signer::Signature::from_slice(&bytes).map_err(crate::Error::from)?;
+    let digest = alloy_primitives::eip191_hash_message(message.as_bytes());
+    let who = sig.recover(&digest).map_err(crate::Error::from)?;
+    Ok(who.to_checksum(None))
 }
 
 /// ERC-20 `approve(spender, amount)` calldata.

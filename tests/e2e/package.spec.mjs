@@ -26,6 +26,7 @@ import { ROOT, launchBrowser } from './devnet.mjs';
 // native bindings; where npm is 10, vite@7 works with the same files).
 const VITE = process.env.L2PAY_VITE_VERSION ?? '8.3.8';
 const TYPESCRIPT = process.env.L2PAY_TS_VERSION ?? '7.0.2';
+const WEBLN_TYPES = '3.0.0';
 
 const PKG = join(ROOT, 'pkg');
 let tmp;
@@ -90,6 +91,7 @@ const INDEX_HTML = `<!doctype html>
 // What a storefront writes: the runtime API, and the public types in signatures. The
 // type-level checks at the bottom fail to compile if a public type is (or contains) `any`.
 const MAIN_TS = `import { Wallet, httpProvider, parseInvoice, L2payError, initL2pay, Key } from "l2pay";
+import type { WebLNProvider as SpecWebLNProvider } from "@webbtc/webln-types";
 import type {
   Balance, ChannelInfo, ChainProgress, Eip1193Provider, Hex, HistoryEntry, Invoice, L2payErrorCode,
   Receipt, WalletEvents, WalletOptions, WebLNProvider,
@@ -102,7 +104,7 @@ function show(id: string, text: string): void {
 
 /** The storefront's wallet settings. */
 export function walletOptions(hubUrl: string, provider: Eip1193Provider, token: Hex): WalletOptions {
-  return { hubUrl, name: "shop", timeoutMs: 20_000, chain: { provider, token, confirmations: 1 } };
+  return { hubUrl, name: "shop", create: true, timeoutMs: 20_000, chain: { provider, token, confirmations: 1, timeoutMs: 120_000 } };
 }
 
 /** A line for the order page. */
@@ -138,6 +140,13 @@ export async function checkout(options: WalletOptions, invoice: string): Promise
 
 export function weblnOf(wallet: Wallet): WebLNProvider {
   return wallet.webln({ install: false });
+}
+
+// The provider is a WebLN provider as the WebLN types define one, and is what window.webln holds.
+export function specWebln(wallet: Wallet): SpecWebLNProvider {
+  const provider: SpecWebLNProvider = wallet.webln({ install: true });
+  window.webln = provider;
+  return provider;
 }
 
 async function main(): Promise<void> {
@@ -283,7 +292,7 @@ test('installs from the tarball into a fresh Vite + TypeScript app', { timeout: 
     type: 'module',
     scripts: { typecheck: 'tsc --noEmit', build: 'vite build' },
     dependencies: { l2pay: `file:${tarball}` },
-    devDependencies: { typescript: TYPESCRIPT, vite: VITE },
+    devDependencies: { typescript: TYPESCRIPT, vite: VITE, '@webbtc/webln-types': WEBLN_TYPES },
   }, null, 2));
   write(join(app, 'index.html'), INDEX_HTML);
   write(join(app, 'src', 'main.ts'), MAIN_TS);

@@ -7,66 +7,25 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createDecipheriv, createHash, pbkdf2Sync } from 'node:crypto';
-import { startDevnet, tokenBalance, launchBrowser } from './devnet.mjs';
+import { join } from 'node:path';
+import { ROOT, startDevnet, tokenBalance, launchBrowser } from './devnet.mjs';
+import { walletPage } from './page.mjs';
 
 const USD = 1_000_000n; // tUSD has 6 decimals
+// The `webln` package's browser build (a devDependency): what storefronts call.
+const WEBLN_UMD = join(ROOT, 'node_modules', 'webln', 'dist', 'webln.min.js');
 let dev;
 let browser;
 let context;
 let page;
-
-/** Opens the wallet `name` in `p`, recording its events in `window.events`. */
-async function openWallet(p, name = 'shopper', account = 0) {
-  await p.goto(`${dev.base}/sdk.html`);
-  return p.evaluate(async ({ name, account }) => {
-    const { Wallet, httpProvider } = await import('/pkg/index.js');
-    const cfg = await (await fetch('/devnet.json')).json();
-    window.events = [];
-    window.cfg = cfg;
-    window.wallet = await Wallet.open({
-      name,
-      hubUrl: cfg.hubUrl,
-      challengePeriod: cfg.challengePeriod,
-      chain: { provider: httpProvider(cfg.rpcUrl, { account: cfg.fundingAccounts[account] }), token: cfg.token, pollMs: 50 },
-    });
-    for (const e of ['payment', 'refund', 'state', 'connection', 'chain', 'role', 'error']) {
-      window.wallet.on(e, (payload) => window.events.push({ e, payload: JSON.parse(JSON.stringify(payload, (_, v) => (typeof v === 'bigint' ? v.toString() : v))) }));
-    }
-    return { role: window.wallet.role, address: window.wallet.address };
-  }, { name, account });
-}
-
-/** Runs `f(wallet)` in the page and returns its result with bigints as strings. */
-function inPage(p, f, arg) {
-  return p.evaluate(async ({ src, arg }) => {
-    // eslint-disable-next-line no-new-func
-    const r = await new Function('wallet', 'arg', `return (${src})(wallet, arg);`)(window.wallet, arg);
-    return JSON.parse(JSON.stringify(r ?? null, (_, v) => (typeof v === 'bigint' ? v.toString() : v)));
-  }, { src: f.toString(), arg });
-}
-
-async function invoice(amount, description = 'test order') {
-  const r = await dev.api('/api/merchant/invoices', { amount: amount.toString(), description });
-  assert.ok(r.status >= 200 && r.status < 300, JSON.stringify(r.body));
-  return r.body;
-}
-
-/** Polls `pred(arg)` in the page (it may be async) until it returns true, for up to 60 s. */
-async function until(p, pred, arg, what) {
-  const deadline = Date.now() + 60000;
-  while (Date.now() < deadline) {
-    const ok = await p.evaluate(async ({ src, arg }) => {
-      // eslint-disable-next-line no-new-func
-      return (await new Function('arg', `return (${src})(arg);`)(arg)) === true;
-    }, { src: pred.toString(), arg }).catch(() => false);
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+let openWallet;
+let inPage;
+let invoice;
+let until;
 
 before(async () => {
   dev = await startDevnet();
+  ({ openWallet, inPage, invoice, until } = walletPage(dev));
   browser = await launchBrowser();
   context = await browser.newContext();
   page = await context.newPage();
@@ -101,6 +60,18 @@ test('open a channel through the provider, pay an invoice, get the receipt', asy
   assert.equal(BigInt(bal.available), 88n * USD - BigInt(receipt.fee));
   const merchant = await dev.api('/api/merchant/payments');
   assert.ok(JSON.stringify(merchant.body).toLowerCase().includes(inv.paymentHash.slice(2).toLowerCase()));
+
+  // One payment per invoice: paying it again gives the same receipt and spends nothing...
+  const again = await inPage(page, (w, inv) => w.pay(inv), inv.invoice);
+  assert.equal(again.preimage, receipt.preimage);
+  assert.equal(again.fee, receipt.fee);
+  assert.equal((await inPage(page, (w) => w.balance())).available, bal.available, 'nothing paid twice');
+  // ...and two calls at once for a new invoice are one payment.
+  const inv2 = await invoice(3n * USD, 'spoon');
+  const [a, b] = await inPage(page, (w, i) => Promise.all([w.pay(i), w.pay(i)]), inv2.invoice);
+  assert.equal(a.preimage, b.preimage);
+  const after = await inPage(page, (w) => w.balance());
+  assert.equal(BigInt(after.available), BigInt(bal.available) - 3n * USD - BigInt(a.fee), 'paid once');
 });
 
 test('typed errors: overspend, garbage invoice, expired invoice; nothing changes', async () => {
@@ -306,17 +277,42 @@ test('restore from the key alone: the channel comes back from the hub', async ()
   assert.ok((await inPage(page, (w, i) => w.pay(i), inv.invoice)).preimage);
 });
 
-test('WebLN: sendPayment pays an l2pay invoice', async () => {
+test('WebLN: requestProvider() from the webln package finds the wallet, which pays, looks up and signs', async () => {
   const inv = await invoice(1n * USD, 'webln');
+  await page.addScriptTag({ path: WEBLN_UMD });
   const r = await page.evaluate(async (i) => {
-    const webln = window.wallet.webln({ install: true });
-    await window.webln.enable();
-    const info = await window.webln.getInfo();
-    return { same: webln === window.webln, info, res: await window.webln.sendPayment(i) };
+    const installed = window.wallet.webln({ install: true });
+    const webln = await window.WebLN.requestProvider();
+    const info = await webln.getInfo();
+    const before = await webln.getBalance();
+    const res = await webln.sendPayment(i);
+    const looked = await webln.lookupInvoice({ paymentRequest: i });
+    const signed = await webln.signMessage('order 42');
+    const verified = await webln.verifyMessage(signed.signature, 'order 42').then(() => 'ok', (e) => e.code);
+    const forged = await webln.verifyMessage(signed.signature, 'order 43').then(() => 'ok', (e) => e.code);
+    const refused = [];
+    for (const m of ['makeInvoice', 'keysend', 'lnurl']) refused.push(await webln[m]({}).then(() => 'ok', (e) => `${e.name}:${e.code}`));
+    return { same: webln === installed, enabled: await webln.isEnabled(), info, before, res, looked, verified, forged, refused, address: window.wallet.address };
   }, inv.invoice);
-  assert.ok(r.same);
+  assert.ok(r.same, 'requestProvider found window.webln');
+  assert.ok(r.enabled);
   assert.equal(r.info.node.alias, 'l2pay');
+  assert.equal(r.info.node.pubkey, r.address);
+  assert.match(r.info.version, /^l2pay\/\d+\.\d+\.\d+/);
+  for (const m of ['sendPayment', 'getBalance', 'lookupInvoice', 'signMessage', 'verifyMessage']) assert.ok(r.info.methods.includes(m), m);
+  assert.equal(typeof r.before.balance, 'number');
   assert.match(r.res.preimage, /^[0-9a-f]{64}$/);
+  assert.deepEqual(r.looked, { paymentRequest: inv.invoice, paid: true, preimage: r.res.preimage });
+  assert.equal(r.verified, 'ok');
+  assert.equal(r.forged, 'BAD_SIGNATURE');
+  assert.deepEqual(r.refused, Array(3).fill('UnsupportedMethodError:UNSUPPORTED_METHOD'));
+  // A follower tab's provider names the same key.
+  const page2 = await context.newPage();
+  await openWallet(page2);
+  await until(page2, () => window.wallet.address !== null, undefined, 'the follower learns the address');
+  const info2 = await page2.evaluate(() => window.wallet.webln().getInfo());
+  assert.equal(info2.node.pubkey, r.address);
+  await page2.close();
 });
 
 test('cooperative close pays the channel balance back to the provider account', async () => {

@@ -232,7 +232,8 @@ fn parsed_invoice_is_a_plain_object_with_checksummed_merchant_and_string_amount(
     let encoded = invoice_request(merchant.address())
         .sign(&merchant)
         .unwrap()
-        .encode();
+        .encode()
+        .unwrap();
     let invoice = parse_invoice(&encoded).unwrap();
     assert_eq!(
         get(&invoice, "merchant").as_string().unwrap(),
@@ -265,7 +266,8 @@ fn mistyped_invoice_throws_invalid_invoice() {
     let encoded = invoice_request(merchant.address())
         .sign(&merchant)
         .unwrap()
-        .encode();
+        .encode()
+        .unwrap();
     let last = encoded.chars().last().unwrap();
     let typo = format!(
         "{}{}",
@@ -282,6 +284,6 @@ fn invoice_signed_by_someone_else_throws_bad_signature() {
     let thief = LocalSigner::from_bytes(&[8; 32]).unwrap();
     let request = invoice_request(merchant.address());
     let signature = thief.sign_digest(&request.digest());
-    let forged = Invoice { request, signature }.encode();
+    let forged = Invoice { request, signature }.encode().unwrap();
     assert_js_error(parse_invoice(&forged).unwrap_err(), "BAD_SIGNATURE");
 }

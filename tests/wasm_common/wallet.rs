@@ -5,7 +5,7 @@ use alloy_primitives::{keccak256, Address, B256};
 use js_sys::{Array, Reflect, Uint8Array};
 use l2pay::op::Policy;
 use l2pay::router::RoutingPolicy;
-use l2pay::session::{verify_auth, Frame};
+use l2pay::session::{verify_auth, Frame, HubTerms};
 use l2pay::wasm::{decode_log, event_topic, tx_approve, WalletCore};
 use l2pay::wire::{decode_frame, encode_frame};
 use wasm_bindgen::JsValue;
@@ -62,6 +62,10 @@ fn welcomed() -> WalletCore {
             channels: vec![],
             policy: Policy::default(),
             routing: RoutingPolicy::default(),
+            terms: HubTerms {
+                min_challenge_period: 600,
+                tokens: vec![Address::ZERO],
+            },
         },
     );
     let out = outputs(&mut core);
@@ -87,6 +91,20 @@ fn a_channel_needs_a_welcomed_hub_and_is_stored_before_it_is_funded() {
     );
 
     let mut core = welcomed();
+    // What the hub's welcome says it would refuse is refused before any money moves.
+    assert_js_error(
+        core.create_channel(&zero, 599.0, &salt).unwrap_err(),
+        "BAD_CHANNEL",
+    );
+    assert_js_error(
+        core.create_channel(&HUB.to_string(), 3600.0, &salt)
+            .unwrap_err(),
+        "BAD_CHANNEL",
+    );
+    assert!(
+        outputs(&mut core).is_empty(),
+        "nothing to store for a refused channel"
+    );
     let id = core.create_channel(&zero, 3600.0, &salt).unwrap();
     let out = outputs(&mut core);
     let persist = out

@@ -47,7 +47,12 @@ pub struct World {
 
 impl World {
     pub async fn new() -> World {
-        let net = Devnet::spawn().await.expect("anvil starts");
+        World::with_args(&[]).await
+    }
+
+    /// The same on an anvil started with extra arguments (e.g. `["--hardfork", "prague"]`).
+    pub async fn with_args(args: &[&str]) -> World {
+        let net = Devnet::spawn_with_args(args).await.expect("anvil starts");
         let adjudicator = deploy_adjudicator(&net.wallet(0)).await.expect("deploys");
         World {
             alice: Arc::new(net.signer(1)),

@@ -135,7 +135,14 @@ macro_rules! apply_writes {
                     .push_bind(u64_to_sql(inv.expiry))
                     .push_bind(u64_to_sql(inv.created_at));
             });
-            q.push(" ON CONFLICT (payment_hash) DO NOTHING");
+            // The actor writes an invoice only when it made its merchant the hash's owner (the
+            // first registration, or one after the owner's invoice expired): the store follows.
+            q.push(
+                " ON CONFLICT (payment_hash) DO UPDATE SET merchant = excluded.merchant, \
+                 channel_id = excluded.channel_id, amount = excluded.amount, \
+                 invoice = excluded.invoice, expiry = excluded.expiry, \
+                 created_at = excluded.created_at",
+            );
             q.build().persistent(false).execute(&mut *$tx).await?;
         }
         for chunk in batch.meta.chunks(ROWS_PER_STATEMENT) {
@@ -298,9 +305,9 @@ impl Store {
 
     /// Applies `writes` in one transaction: all of them, or none (the error says why). The
     /// result is that of applying them one by one in order: writes to the same key are first
-    /// coalesced (the last snapshot, payment or meta value of a key wins; the first invoice of
-    /// a payment hash wins, and one already stored is kept), then each table gets multi-row
-    /// upserts. An empty batch does nothing.
+    /// coalesced (the last snapshot, payment, invoice or meta value of a key wins: the actor
+    /// writes an invoice only when it made its merchant the payment hash's owner), then each
+    /// table gets multi-row upserts. An empty batch does nothing.
     pub async fn write_batch(&self, writes: &[Write]) -> Result<(), StoreError> {
         if writes.is_empty() {
             return Ok(());
@@ -485,11 +492,13 @@ impl<'a> Coalesced<'a> {
                         payments.push((channel_id, payment_id, payment));
                     }
                 },
-                Write::Invoice(inv) => {
-                    if seen_invoice.insert(&inv.payment_hash, ()).is_none() {
+                Write::Invoice(inv) => match seen_invoice.get(&inv.payment_hash) {
+                    Some(&i) => invoices[i] = inv,
+                    None => {
+                        seen_invoice.insert(&inv.payment_hash, invoices.len());
                         invoices.push(inv);
                     }
-                }
+                },
                 Write::Meta { key, value } => match seen_meta.get(key.as_str()) {
                     Some(&i) => meta[i] = (key.as_str(), value.as_str()),
                     None => {

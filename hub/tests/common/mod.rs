@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod evil;
 pub mod raw;
 
 use std::path::PathBuf;
@@ -15,7 +16,7 @@ use alloy::primitives::{Address, B256};
 use l2pay::signer::{LocalSigner, Signer};
 use l2pay::state::{ChannelParams, ChannelState, Side};
 use l2pay::Amount;
-use l2pay_chain::{deploy_adjudicator, AdjudicatorClient, Devnet};
+use l2pay_chain::{deploy_adjudicator, deploy_test_token, AdjudicatorClient, Devnet};
 use l2pay_hub::client::{ClientEvent, HubClient};
 use l2pay_hub::store::Store;
 
@@ -25,6 +26,8 @@ pub const ETH: Amount = 1_000_000_000_000_000_000;
 pub struct Net {
     pub devnet: Devnet,
     pub adjudicator: Address,
+    /// A test ERC-20 the hub serves beside the native coin (`--token 0x0,<token>`).
+    pub token: Address,
     pub data: tempfile::TempDir,
     pub hub: Option<Child>,
     pub port: u16,
@@ -87,6 +90,9 @@ impl Net {
     pub async fn start_on(backend: Backend, extra_args: &[&str]) -> Net {
         let devnet = Devnet::spawn().await.expect("anvil");
         let adjudicator = deploy_adjudicator(&devnet.wallet(0)).await.expect("deploy");
+        let token = deploy_test_token(&devnet.wallet(0))
+            .await
+            .expect("deploy token");
         let data = tempfile::tempdir().unwrap();
         let database_url = match backend {
             Backend::Sqlite => format!("sqlite://{}", data.path().join("hub.sqlite").display()),
@@ -95,6 +101,7 @@ impl Net {
         let mut net = Net {
             devnet,
             adjudicator,
+            token,
             data,
             hub: None,
             port: free_port(),
@@ -119,6 +126,28 @@ impl Net {
             .args(["--rpc-url", &self.devnet.endpoint()])
             .args(["--adjudicator", &self.adjudicator.to_string()])
             .args(["--poll-ms", "100"])
+            // anvil mines a block per transaction and none otherwise: act at the head unless
+            // the test asks for a confirmation depth.
+            .args(
+                (!self
+                    .extra_args
+                    .iter()
+                    .any(|a| a.starts_with("--confirmations")))
+                .then_some(["--confirmations", "0"])
+                .into_iter()
+                .flatten(),
+            )
+            .args(
+                (!self.extra_args.iter().any(|a| a.starts_with("--token")))
+                    .then(|| {
+                        [
+                            "--token".to_string(),
+                            format!("{},{}", Address::ZERO, self.token),
+                        ]
+                    })
+                    .into_iter()
+                    .flatten(),
+            )
             .args(&self.extra_args)
             .env(
                 "RUST_LOG",
@@ -193,9 +222,42 @@ impl Net {
         deposit: Amount,
         hub_deposit: Amount,
     ) -> ChannelParams {
+        self.open_channel_in(Address::ZERO, c, key, deposit, hub_deposit)
+            .await
+    }
+
+    /// [`Self::open_channel`] in `token` (the zero address: the native coin). For the test
+    /// token, both sides are minted and approve what they deposit.
+    pub async fn open_channel_in(
+        &self,
+        token: Address,
+        c: &HubClient,
+        key: usize,
+        deposit: Amount,
+        hub_deposit: Amount,
+    ) -> ChannelParams {
         let mut salt = [0u8; 32];
         getrandom::fill(&mut salt).unwrap();
-        let params = c.channel_params(Address::ZERO, 3_600, B256::from(salt));
+        let params = c.channel_params(token, 3_600, B256::from(salt));
+        if token != Address::ZERO {
+            for (who, amount) in [(key, deposit), (HUB_KEY, hub_deposit)] {
+                if amount == 0 {
+                    continue;
+                }
+                let t = l2pay_chain::bindings::TestToken::new(token, self.devnet.wallet(who));
+                t.mint(
+                    self.devnet.address(who),
+                    alloy::primitives::U256::from(amount),
+                )
+                .send()
+                .await
+                .unwrap()
+                .get_receipt()
+                .await
+                .unwrap();
+                self.chain(who).approve(token, amount).await.unwrap();
+            }
+        }
         self.chain(key)
             .open(&params, deposit)
             .await

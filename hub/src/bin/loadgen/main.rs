@@ -12,11 +12,14 @@
 //!   source addresses 127.0.0.2.., authenticate, register one (unfunded) channel and hold the
 //!   socket; reports the hub's resident memory per connected channel.
 //!
+//! * **attack** (`--attack`): the payments benchmark while authenticated adversaries flood
+//!   the hub (bad signatures on funded channels, unfunded channels, pings, invoice posts,
+//!   stalled sockets); see `attack.rs`.
+//!
 //! By default it starts anvil, deploys the adjudicator and runs the `l2pay-hub` binary next
 //! to this one (`--hub-bin` to choose); `--rpc-url`/`--adjudicator` use an existing anvil and
 //! `--ws-url` (with `--hub-key-file`, `--hub-pid`) an existing hub.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,17 +32,18 @@ use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use anyhow::{anyhow, bail, Context};
 use clap::Parser;
-use futures_util::{SinkExt, StreamExt};
-use l2pay::session::{answer_challenge, Frame};
+use futures_util::StreamExt;
 use l2pay::signer::{LocalSigner, Signer};
-use l2pay::state::{ChannelParams, Side};
-use l2pay::wire::{decode_frame, encode_frame};
+use l2pay::state::Side;
 use l2pay::Amount;
 use l2pay_chain::{deploy_adjudicator, AdjudicatorClient, Devnet};
 use l2pay_hub::client::HubClient;
 use serde_json::json;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+mod attack;
+mod idle;
+mod raw;
+mod soak;
 
 const ETH: Amount = 1_000_000_000_000_000_000;
 
@@ -105,6 +109,42 @@ struct Args {
     /// Seconds to hold the idle connections before measuring.
     #[arg(long, default_value_t = 5)]
     hold: u64,
+    /// Soak: with `--idle-connections K`, keep the K clients connected (each answering the
+    /// hub) while the payments benchmark runs for `--duration`; report errors, dropped
+    /// clients and the hub's memory every `--soak-sample` seconds.
+    #[arg(long)]
+    soak: bool,
+    #[arg(long, default_value_t = 60)]
+    soak_sample: u64,
+
+    /// Attack benchmark: the payments benchmark (give it a `--rate`) while authenticated
+    /// adversaries flood the hub from other source addresses (see `attack.rs`).
+    #[arg(long)]
+    attack: bool,
+    /// Attackers whose channel is funded on chain, sending proposals with bad signatures.
+    #[arg(long, default_value_t = 4)]
+    attack_sig_flooders: usize,
+    /// Attackers with fresh keys and unfunded channels, sending `Close` proposals.
+    #[arg(long, default_value_t = 4)]
+    attack_unfunded_flooders: usize,
+    /// Attackers sending WebSocket pings at `--attack-ping-rate`.
+    #[arg(long, default_value_t = 2)]
+    attack_ping_flooders: usize,
+    /// Attackers posting invoices of unfunded keys at `--attack-http-rate`.
+    #[arg(long, default_value_t = 2)]
+    attack_invoice_flooders: usize,
+    /// Sockets that send part of a request head and stall.
+    #[arg(long, default_value_t = 1_000)]
+    attack_stalled: usize,
+    /// Proposals per second of each signature and unfunded flooder.
+    #[arg(long, default_value_t = 1_800)]
+    attack_rate: u32,
+    /// Pings per second of each ping flooder (the hub allows 2,000 messages/s per connection).
+    #[arg(long, default_value_t = 5_000)]
+    attack_ping_rate: u32,
+    /// Invoice posts per second of each invoice flooder.
+    #[arg(long, default_value_t = 200)]
+    attack_http_rate: u32,
 
     /// Also write the JSON report to this file.
     #[arg(long)]
@@ -279,6 +319,16 @@ async fn setup(args: &Args) -> anyhow::Result<Env> {
         .args(["--rpc-url", &rpc_url])
         .args(["--adjudicator", &adjudicator.to_string()])
         .args(["--poll-ms", "100"])
+        // anvil mines a block per transaction: act at the head unless told otherwise.
+        .args(
+            (!args
+                .hub_arg
+                .iter()
+                .any(|a| a.starts_with("--confirmations")))
+            .then_some(["--confirmations", "0"])
+            .into_iter()
+            .flatten(),
+        )
         .args(&args.hub_arg)
         .env("RUST_LOG", &args.hub_log)
         .stdout(Stdio::inherit())
@@ -398,7 +448,13 @@ fn rss_sampler(
     (stop, h)
 }
 
-async fn payments(args: &Args, env: &Env) -> anyhow::Result<serde_json::Value> {
+/// The payments benchmark; `started` is told when its timed window begins (the attack
+/// benchmark starts its attackers then).
+async fn payments(
+    args: &Args,
+    env: &Env,
+    started: Option<tokio::sync::watch::Sender<bool>>,
+) -> anyhow::Result<serde_json::Value> {
     let reader = ProviderBuilder::new()
         .connect_http(env.rpc_url.parse()?)
         .erased();
@@ -481,6 +537,9 @@ async fn payments(args: &Args, env: &Env) -> anyhow::Result<serde_json::Value> {
     let me = std::process::id();
     let my_cpu0 = proc_cpu_secs(me);
     let (stop, sampler) = rss_sampler(pid);
+    if let Some(s) = started {
+        let _ = s.send(true);
+    }
 
     let queue = Arc::new(Mutex::new(invoices));
     let shoppers = Arc::new(shoppers);
@@ -621,229 +680,6 @@ async fn payments(args: &Args, env: &Env) -> anyhow::Result<serde_json::Value> {
     Ok(report)
 }
 
-// ----------------------------------------------------------------------------------------
-// idle-connections benchmark
-
-type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
-
-async fn next_frame(ws: &mut Ws) -> anyhow::Result<Frame> {
-    loop {
-        match ws.next().await {
-            Some(Ok(WsMessage::Binary(b))) => return Ok(decode_frame(&b)?),
-            Some(Ok(WsMessage::Close(_))) | None => bail!("closed"),
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => bail!("{e}"),
-        }
-    }
-}
-
-async fn send_frame(ws: &mut Ws, f: &Frame) -> anyhow::Result<()> {
-    ws.send(WsMessage::Binary(encode_frame(f)?.into())).await?;
-    Ok(())
-}
-
-/// A lean idle client: TCP from `src`, WebSocket with small buffers, auth, register one
-/// channel; returns the open socket (no task, nothing polls it afterwards).
-async fn idle_client(url: &str, dst: SocketAddr, src: Ipv4Addr) -> anyhow::Result<Ws> {
-    let sock = tokio::net::TcpSocket::new_v4()?;
-    sock.bind(SocketAddr::new(IpAddr::V4(src), 0))?;
-    let tcp = sock.connect(dst).await?;
-    let config = WebSocketConfig::default()
-        .read_buffer_size(4096)
-        .write_buffer_size(0)
-        .max_message_size(Some(1 << 20))
-        .max_frame_size(Some(1 << 20));
-    let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, tcp, Some(config)).await?;
-    let Frame::Challenge {
-        hub,
-        chain_id,
-        adjudicator,
-        challenge,
-    } = next_frame(&mut ws).await?
-    else {
-        bail!("expected a challenge");
-    };
-    let signer = random_signer();
-    send_frame(
-        &mut ws,
-        &answer_challenge(&signer, chain_id, hub, challenge),
-    )
-    .await?;
-    match next_frame(&mut ws).await? {
-        Frame::Welcome { .. } => {}
-        other => bail!("expected welcome, got {other:?}"),
-    }
-    let params = ChannelParams {
-        chain_id,
-        adjudicator,
-        participants: [signer.address(), hub],
-        token: Address::ZERO,
-        challenge_period: 3_600,
-        salt: random_b256(),
-    };
-    send_frame(&mut ws, &Frame::Register { params }).await?;
-    loop {
-        match next_frame(&mut ws).await? {
-            Frame::Registered { .. } => return Ok(ws),
-            Frame::Error { code, message } => bail!("{code}: {message}"),
-            _ => continue,
-        }
-    }
-}
-
-fn fd_limit() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/limits").ok()?;
-    s.lines()
-        .find(|l| l.starts_with("Max open files"))?
-        .split_whitespace()
-        .nth(3)?
-        .parse()
-        .ok()
-}
-
-async fn idle(args: &Args, env: &Env, k: usize) -> anyhow::Result<serde_json::Value> {
-    let pid = env.hub_pid;
-    let url = env.ws_url.clone();
-    let dst: SocketAddr = url
-        .trim_start_matches("ws://")
-        .trim_end_matches("/ws")
-        .parse()
-        .context("--ws-url must be ws://IP:PORT/ws")?;
-    let n_src = args.source_addrs.clamp(1, 250);
-    // Let the hub settle (watcher start-up, first allocations) before the baseline.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let rss0 = pid.and_then(|p| proc_status_kb(p, "VmRSS:"));
-    let hub_cpu0 = pid.and_then(proc_cpu_secs);
-    let (stop, sampler) = rss_sampler(pid);
-    let t0 = Instant::now();
-    let failed = Arc::new(AtomicUsize::new(0));
-    let first_err = Arc::new(Mutex::new(None::<String>));
-    let done = Arc::new(AtomicUsize::new(0));
-    let progress = {
-        let done = done.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                let rss = pid.and_then(|p| proc_status_kb(p, "VmRSS:")).unwrap_or(0);
-                eprintln!(
-                    "loadgen: {} idle clients registered, hub RSS {:.1} MB",
-                    done.load(Ordering::Relaxed),
-                    rss as f64 / 1024.0
-                );
-            }
-        })
-    };
-    let held: Vec<Ws> = futures_util::stream::iter(0..k)
-        .map(|i| {
-            let url = url.clone();
-            let src = Ipv4Addr::new(127, 0, 0, 2 + (i % n_src as usize) as u8);
-            let (failed, first_err, done) = (failed.clone(), first_err.clone(), done.clone());
-            async move {
-                match tokio::time::timeout(Duration::from_secs(60), idle_client(&url, dst, src))
-                    .await
-                {
-                    Ok(Ok(ws)) => {
-                        done.fetch_add(1, Ordering::Relaxed);
-                        Some(ws)
-                    }
-                    Ok(Err(e)) => {
-                        failed.fetch_add(1, Ordering::Relaxed);
-                        first_err.lock().unwrap().get_or_insert(e.to_string());
-                        None
-                    }
-                    Err(_) => {
-                        failed.fetch_add(1, Ordering::Relaxed);
-                        first_err.lock().unwrap().get_or_insert("timeout".into());
-                        None
-                    }
-                }
-            }
-        })
-        .buffer_unordered(args.connect_concurrency.max(1))
-        .filter_map(|x| async move { x })
-        .collect()
-        .await;
-    let connect_secs = t0.elapsed().as_secs_f64();
-    progress.abort();
-    let connected = held.len();
-    eprintln!(
-        "loadgen: {connected} idle clients registered in {connect_secs:.1} s; holding {} s",
-        args.hold
-    );
-    tokio::time::sleep(Duration::from_secs(args.hold)).await;
-    let rss1 = pid.and_then(|p| proc_status_kb(p, "VmRSS:"));
-    let hub_cpu = pid
-        .and_then(proc_cpu_secs)
-        .zip(hub_cpu0)
-        .map(|(a, b)| a - b);
-    let hub_fds = pid.and_then(|p| {
-        std::fs::read_dir(format!("/proc/{p}/fd"))
-            .ok()
-            .map(|d| d.count())
-    });
-    let health = http_get(dst, "/health").await.ok();
-    stop.store(true, Ordering::Relaxed);
-    let peak = sampler.await.unwrap_or(0);
-    let my_rss = proc_status_kb(std::process::id(), "VmRSS:");
-    let per = match (rss0, rss1) {
-        (Some(a), Some(b)) if connected > 0 => {
-            Some((b.saturating_sub(a)) as f64 * 1024.0 / connected as f64)
-        }
-        _ => None,
-    };
-    let report = json!({
-        "benchmark": "idle_connections",
-        "requested": k,
-        "connected_registered": connected,
-        "failed": failed.load(Ordering::Relaxed),
-        "first_error": first_err.lock().unwrap().clone(),
-        "source_addrs": n_src,
-        "connect_s": connect_secs,
-        "connect_rate_per_s": connected as f64 / connect_secs,
-        "hub_rss_kb": { "before": rss0, "after": rss1, "peak": peak },
-        "hub_bytes_per_channel": per,
-        "hub_cpu_s": hub_cpu,
-        "hub_open_fds": hub_fds,
-        "hub_health": health,
-        "fd_limit_loadgen": fd_limit(),
-        "loadgen_rss_kb": my_rss,
-        "frame_size_bytes": std::mem::size_of::<Frame>(),
-    });
-    println!(
-        "idle connections: {connected}/{k} connected + authenticated + registered in {connect_secs:.1} s \
-         ({:.0}/s, {} failed{})",
-        connected as f64 / connect_secs,
-        failed.load(Ordering::Relaxed),
-        first_err
-            .lock()
-            .unwrap()
-            .as_ref()
-            .map_or(String::new(), |e| format!(", first error: {e}")),
-    );
-    println!(
-        "  hub RSS {} → {} MB = {} per channel; hub CPU {}",
-        rss0.map_or("?".into(), |k| format!("{:.1}", k as f64 / 1024.0)),
-        rss1.map_or("?".into(), |k| format!("{:.1}", k as f64 / 1024.0)),
-        per.map_or("?".into(), |b| format!("{:.1} KB", b / 1024.0)),
-        hub_cpu.map_or("?".into(), |c| format!("{c:.1} s")),
-    );
-    drop(held);
-    Ok(report)
-}
-
-async fn http_get(dst: SocketAddr, path: &str) -> anyhow::Result<serde_json::Value> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(dst).await?;
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: {dst}\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).await?;
-    let body = resp.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    Ok(serde_json::from_str(body.trim())?)
-}
-
 fn write_json(path: &Path, v: &serde_json::Value) -> anyhow::Result<()> {
     std::fs::write(path, serde_json::to_string_pretty(v)? + "\n")?;
     Ok(())
@@ -857,8 +693,10 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(async {
         let env = setup(&args).await?;
         let report = match args.idle_connections {
-            Some(k) => idle(&args, &env, k).await?,
-            None => payments(&args, &env).await?,
+            Some(k) if args.soak => soak::soak(&args, &env, k).await?,
+            Some(k) => idle::idle(&args, &env, k).await?,
+            None if args.attack => attack::attack(&args, &env).await?,
+            None => payments(&args, &env, None).await?,
         };
         println!("{}", serde_json::to_string(&report)?);
         if let Some(p) = &args.json {
